@@ -1,0 +1,4 @@
+"""Placeholder blueprint; replaced by its owner."""
+from flask_smorest import Blueprint
+
+blueprint = Blueprint("core_auth_api", __name__)

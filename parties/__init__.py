@@ -1,0 +1,1 @@
+"""The registry all three domains share: partner banks (and, later, enterprises)."""

@@ -1,0 +1,3 @@
+from config import create_app
+
+app = create_app()
