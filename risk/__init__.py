@@ -1,0 +1,1 @@
+"""The risk-compensation pool: claims, shares, recoveries, circuit breaker, stress test (domain.md §4)."""
