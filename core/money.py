@@ -397,7 +397,7 @@ def to_chinese_capitals(amount: AmountLike) -> str:
 _SCALAR_OPERATORS = frozenset({operators.mul, operators.truediv, operators.floordiv, operators.mod})
 
 
-class _MoneyComparator(TypeDecorator.Comparator[Decimal], BigInteger.comparator_factory):  # type: ignore[misc,name-defined]
+class _MoneyComparator(TypeDecorator.Comparator[Decimal], Integer.Comparator[Decimal]):
     """SQL arithmetic that yields an amount is typed Money, so results come back as Decimal.
 
     The sum or difference of two amounts, and an amount times an integer, are amounts in

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import clock
 from core.db import UTCDateTime, db
+from core.i18n import _l
 
 
 class Role(str, enum.Enum):
@@ -25,6 +26,15 @@ class Role(str, enum.Enum):
 
 
 ROLE_VALUES = tuple(role.value for role in Role)
+
+# The roles' names as people read them (domain.md §2).
+ROLE_LABELS = {
+    Role.ADMIN.value: _l("系统管理员"),
+    Role.BANK_LIAISON.value: _l("银行联络员"),
+    Role.FUND_OFFICER.value: _l("基金经办"),
+    Role.FUND_MANAGER.value: _l("基金管理人"),
+    Role.AUDITOR.value: _l("财务审计"),
+}
 
 
 class User(UserMixin, db.Model):
@@ -59,6 +69,10 @@ class User(UserMixin, db.Model):
     @property
     def is_liaison(self) -> bool:
         return self.role == Role.BANK_LIAISON.value
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLE_LABELS.get(self.role, self.role))
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"

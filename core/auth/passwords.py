@@ -27,7 +27,49 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with other cost parameters than the configured ones."""
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
 # A hash of nothing in particular, verified against when the username is unknown, so that
-# response time does not reveal which usernames exist.
+# response time does not reveal which usernames exist. It is made once per cost setting: hashing
+# on every call would make an unknown username cost twice as much as a known one.
+_dummy_hashes: dict[tuple[int, int, int], str] = {}
+
+
 def dummy_verify(password: str) -> None:
-    verify_password(hash_password("timing-equaliser"), password)
+    hasher = _hasher()
+    key = (hasher.memory_cost, hasher.time_cost, hasher.parallelism)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = hasher.hash("timing-equaliser")
+    verify_password(_dummy_hashes[key], password)
+
+
+def password_problems(password: str, username: str = "", min_length: int | None = None) -> list[str]:
+    """The password rules, as messages for the user (empty when the password is acceptable).
+
+    Rules: at least ``PASSWORD_MIN_LENGTH`` characters, at most ``MAX_PASSWORD_LENGTH``, both
+    letters and digits, and not the username itself.
+    """
+    from core.i18n import _
+
+    if min_length is None:
+        min_length = current_app.config["PASSWORD_MIN_LENGTH"] if has_app_context() else 10
+    problems: list[str] = []
+    if len(password) < min_length:
+        problems.append(_("密码至少需要 %(n)d 个字符", n=min_length))
+    if len(password) > MAX_PASSWORD_LENGTH:
+        problems.append(_("密码不能超过 %(n)d 个字符", n=MAX_PASSWORD_LENGTH))
+    if not any(ch.isalpha() for ch in password) or not any(ch.isdigit() for ch in password):
+        problems.append(_("密码必须同时包含字母和数字"))
+    if username and password.strip().lower() == username.strip().lower():
+        problems.append(_("密码不能与用户名相同"))
+    return problems
+
+
+# Long enough for any passphrase; bounded so a huge body cannot make hashing expensive.
+MAX_PASSWORD_LENGTH = 128
