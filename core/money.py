@@ -245,6 +245,7 @@ _FILE_AMOUNT = re.compile(
 
 
 def _format_error() -> InvalidAmount:
+    """The one refusal for any spelling the API grammar does not allow."""
     return InvalidAmount(_('金额必须是最多两位小数的字符串，例如 "1000000.00"'))
 
 

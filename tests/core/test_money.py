@@ -46,6 +46,14 @@ def fen_amounts(min_yuan: int = 0, max_yuan: int = 10**12) -> st.SearchStrategy[
     return st.integers(min_yuan * 100, max_yuan * 100).map(lambda fen: D(fen).scaleb(-2))
 
 
+def sparse_amounts() -> st.SearchStrategy[Decimal]:
+    """Amounts below one trillion yuan made of a few non-zero digits: runs of zeros everywhere."""
+    digits_by_position = st.dictionaries(st.integers(0, 13), st.integers(1, 9), max_size=5)
+    return digits_by_position.map(
+        lambda digits: D(sum(digit * 10**position for position, digit in digits.items())).scaleb(-2)
+    )
+
+
 def assert_two_places(value: Decimal) -> None:
     assert value.as_tuple().exponent == -2, value
 
@@ -609,7 +617,7 @@ def decode_capitals(text: str) -> Decimal:
     return D(_decode_yuan(yuan_text) * 100 + jiao * 10 + fen).scaleb(-2)
 
 
-@given(fen_amounts(0, 10**12 - 1))
+@given(st.one_of(fen_amounts(0, 10**12 - 1), sparse_amounts()))
 def test_to_chinese_capitals_reads_back_and_follows_the_writing_rules(amount: Decimal) -> None:
     capitals = to_chinese_capitals(amount)
     assert capitals.startswith("人民币")
