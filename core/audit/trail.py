@@ -1,8 +1,457 @@
-"""Placeholder: replaced by the audit work. ``record_event`` appends an explicit event to the chain."""
+"""The audit trail: every write is recorded automatically, and the records form a SHA-256 chain.
+
+Rules (architecture.md, "an audit record for every write"):
+
+* Every INSERT, UPDATE and DELETE the ORM flushes on a mapped model is recorded in the same
+  transaction, so a rolled-back request leaves no event and a committed write always has one.
+  Models opt out with ``__audit__ = False`` (the trail itself, failed-login counters).
+* An update records only the columns that changed, before and after. Secrets never enter the trail:
+  ``password_hash`` / ``token_hash`` (and a model's ``__audit_redact__`` columns) read ``"[redacted]"``.
+* Each event's hash covers its content and the previous event's hash; the previous event is the one
+  with the highest id. On PostgreSQL the writer holds an advisory transaction lock from reading the
+  chain head until commit, so chain order is commit order; on SQLite ``BEGIN IMMEDIATE``
+  (core/db.py) already serialises writers. Ids are assigned by the writer under that lock
+  (head id + 1, ...), so the id order *is* the chain order whatever the driver does with batches.
+* ``verify_chain`` recomputes the chain in id order: an altered row fails its own hash, a deleted or
+  inserted row breaks the next row's ``prev_hash``. (Truncating the newest events is only detectable
+  against a published head: see ``chain_head``.)
+
+Writes made with Core ``insert()/update()/delete()`` statements bypass the ORM flush and are not
+recorded: services change audited data through the ORM.
+"""
 from __future__ import annotations
 
+import enum
+import functools
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+from flask import has_request_context
+from sqlalchemy import event, insert, inspect, select
+from sqlalchemy.orm import InstanceState, Mapper, UOWTransaction
+from sqlalchemy.orm.base import NO_VALUE
 
-def record_event(action: str, object_type: str, object_id: Any = None, before: dict | None = None, after: dict | None = None) -> None:
-    """Append an explicit event (login, logout, token issued, sign-off...) to the audit trail."""
+from core import clock
+from core.audit.models import AuditEvent
+from core.db import Session, db
+from core.i18n import _
+
+__all__ = [
+    "AUDIT_LOCK_KEY",
+    "REDACTED",
+    "SYSTEM_ACTOR",
+    "Actor",
+    "VerifyResult",
+    "acting_as",
+    "chain_head",
+    "current_actor",
+    "event_hash",
+    "json_safe",
+    "record_event",
+    "verify_chain",
+]
+
+REDACTED = "[redacted]"
+SYSTEM_ACTOR = "system"
+# Column (and explicit-event key) names whose values never enter the trail, on every model.
+REDACTED_KEYS = frozenset({"password_hash", "token_hash", "password", "token"})
+# Tables never audited whatever their model says: the trail itself (it would recurse) and failed-login
+# counters (security bookkeeping kept even when the request fails; they are not business writes).
+NEVER_AUDITED_TABLES = frozenset({"audit_events", "login_failures"})
+# pg_advisory_xact_lock key of the chain writer ("audit" in ASCII); other locks must use other keys.
+AUDIT_LOCK_KEY = 0x6175646974
+
+_table = AuditEvent.__table__
+_FLUSH_KEY = "core.audit.flush"
+_EXPLICIT_KEY = "core.audit.explicit"
+
+
+# --- the actor -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int | None
+    username: str
+
+
+_acting_as: ContextVar[Actor | None] = ContextVar("core_audit_acting_as", default=None)
+
+
+@contextmanager
+def acting_as(username: str, user_id: int | None = None) -> Iterator[None]:
+    """Attribute the writes made inside the block to ``username`` (CLI commands, scheduled jobs).
+
+    A logged-in request user always wins over this; outside both, writes are by ``"system"``.
+    """
+    token = _acting_as.set(Actor(user_id, username))
+    try:
+        yield
+    finally:
+        _acting_as.reset(token)
+
+
+def current_actor() -> Actor:
+    """Who is writing now: the authenticated request user, else the ``acting_as`` name, else "system"."""
+    if has_request_context():
+        from flask_login import current_user
+
+        # Reading current_user may load the user (a SELECT); that is harmless inside before_flush.
+        user = current_user._get_current_object()
+        if user is not None and user.is_authenticated:
+            return Actor(user.id, user.username)
+    return _acting_as.get() or Actor(None, SYSTEM_ACTOR)
+
+
+# --- values into JSON ------------------------------------------------------------------------------
+
+
+def json_safe(value: Any) -> Any:
+    """A JSON-safe copy of ``value`` that reads back identically (the hash is computed over it).
+
+    Decimal keeps its exact digits ("1000000.00"), dates and instants are ISO 8601, an Enum is its
+    value, bytes are their SHA-256 (a trail is no place for file contents).
+    """
+    if isinstance(value, enum.Enum):
+        return json_safe(value.value)
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if isinstance(value, (int, str)):  # subclasses (Markup, IntFlag...) as their plain value
+        return int(value) if isinstance(value, int) else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"PT{value.total_seconds()}S"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return hashlib.sha256(bytes(value)).hexdigest()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((json_safe(v) for v in value), key=_canonical)
+    return str(value)
+
+
+def _redacted(values: Mapping[str, Any] | None, extra: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    hidden = REDACTED_KEYS | extra
+    return {str(k): REDACTED if k in hidden else json_safe(v) for k, v in values.items()}
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.astimezone(timezone.utc)
+
+
+def event_hash(row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of an event's content and its predecessor's hash."""
+    payload = {
+        "prev_hash": row["prev_hash"],
+        "at": _utc(row["at"]).isoformat(),
+        "user_id": row["user_id"],
+        "username": row["username"],
+        "action": row["action"],
+        "object_type": row["object_type"],
+        "object_id": row["object_id"],
+        "before": row["before"],
+        "after": row["after"],
+    }
+    return hashlib.sha256(_canonical(payload).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --- the chain writer ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    """An event waiting for its place in the chain."""
+
+    action: str
+    object_type: str
+    object_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    actor: Actor
+
+
+def _append(connection: sa.Connection, drafts: list[_Draft]) -> None:
+    """Chain ``drafts`` after the current head and insert them, on the caller's transaction."""
+    if not drafts:
+        return
+    if connection.dialect.name == "postgresql":
+        # Held until commit/rollback: the next writer reads the head only after this chain is committed.
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+    head = connection.execute(select(_table.c.id, _table.c.hash).order_by(_table.c.id.desc()).limit(1)).first()
+    next_id, prev_hash = (head.id + 1, head.hash) if head else (1, None)
+    at = _utc(clock.now())
+    rows = []
+    for draft in drafts:
+        row = {
+            "id": next_id,
+            "at": at,
+            "user_id": draft.actor.user_id,
+            "username": draft.actor.username,
+            "action": draft.action,
+            "object_type": draft.object_type,
+            "object_id": draft.object_id,
+            "before": draft.before,
+            "after": draft.after,
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = event_hash(row)
+        rows.append(row)
+        next_id += 1
+    connection.execute(insert(_table), rows)
+
+
+def record_event(
+    action: str,
+    object_type: str,
+    object_id: Any = None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    """Append an explicit event (login, logout, token issued, sign-off...) to the audit trail.
+
+    It joins the current transaction (a rolled-back request takes it away) and is chained after the
+    session's pending writes, which are flushed first so the trail keeps the order things happened in.
+    """
+    session = db.session()
+    draft = _Draft(
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        before=_redacted(before),
+        after=_redacted(after),
+        actor=current_actor(),
+    )
+    if getattr(session, "_flushing", False):
+        # Called from another flush hook: ride along with the batch this flush is about to write.
+        session.info.setdefault(_EXPLICIT_KEY, []).append(draft)
+        return
+    session.flush()
+    _append(session.connection(), [draft])
+
+
+# --- automatic recording of ORM writes -------------------------------------------------------------
+
+
+@dataclass
+class _FlushCapture:
+    actor: Actor
+    # Pre-flush column values of the rows about to be updated or deleted, keyed by instance state.
+    before: dict[InstanceState, dict[str, Any]] = field(default_factory=dict)
+
+
+def _is_audited(mapper: Mapper) -> bool:
+    table = mapper.local_table
+    return getattr(mapper.class_, "__audit__", True) and getattr(table, "name", None) not in NEVER_AUDITED_TABLES
+
+
+@functools.cache
+def _columns(mapper: Mapper) -> list[tuple[str, sa.Column]]:
+    """(attribute key, table column) of every column-mapped attribute (not SQL expressions)."""
+    tables = set(mapper.tables)
+    return [
+        (prop.key, prop.columns[0])
+        for prop in mapper.column_attrs
+        if isinstance(prop.columns[0], sa.Column) and prop.columns[0].table in tables
+    ]
+
+
+def _redact_set(mapper: Mapper) -> frozenset[str]:
+    return frozenset(getattr(mapper.class_, "__audit_redact__", ()))
+
+
+def _object_id(state: InstanceState) -> str | None:
+    if state.key is not None:
+        values = state.key[1]
+    else:  # inserted by this flush: the identity is registered only after after_flush
+        mapper = state.mapper
+        values = tuple(state.dict.get(mapper.get_property_by_column(col).key) for col in mapper.primary_key)
+    if any(v is None for v in values):
+        return None
+    return ",".join(str(json_safe(v)) for v in values)
+
+
+def _snapshot(session: Session, state: InstanceState, whole_row: bool) -> dict[str, Any]:
+    """The committed (pre-flush) values: every changed column, or the whole row for a delete.
+
+    An attribute assigned without having been loaded has no old value in memory; it is read from the
+    database here, before the flush overwrites it.
+    """
+    mapper = state.mapper
+    values: dict[str, Any] = {}
+    unknown: list[tuple[str, sa.Column]] = []
+    for key, column in _columns(mapper):
+        history = state.attrs[key].history  # never loads
+        if history.deleted:
+            values[key] = history.deleted[0]
+        elif history.unchanged:
+            values[key] = history.unchanged[0]
+        elif history.added or whole_row:
+            unknown.append((key, column))
+    if unknown and state.key is not None:
+        where = [col == value for col, value in zip(mapper.primary_key, state.key[1])]
+        row = (
+            session.connection(bind_arguments={"mapper": mapper})
+            .execute(select(*(column for _key, column in unknown)).where(*where))
+            .first()
+        )
+        if row is not None:
+            values.update({key: row[i] for i, (key, _column) in enumerate(unknown)})
+    return values
+
+
+def _before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    capture = _FlushCapture(actor=current_actor())
+    deleted = list(session.deleted)
+    for obj, whole_row in [(o, False) for o in session.dirty] + [(o, True) for o in deleted]:
+        state = inspect(obj)
+        if _is_audited(state.mapper):
+            capture.before[state] = _snapshot(session, state, whole_row)
+    session.info[_FLUSH_KEY] = capture
+
+
+def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    """Turn the flushed changes into events; new rows have their ids by now, history is still intact."""
+    capture: _FlushCapture = session.info.pop(_FLUSH_KEY, None) or _FlushCapture(actor=current_actor())
+    drafts: list[_Draft] = []
+    for obj in session.new:
+        state = inspect(obj)
+        mapper = state.mapper
+        object_id = _object_id(state)
+        if not _is_audited(mapper) or object_id is None:  # None: not part of a partial flush
+            continue
+        after = {key: state.dict[key] for key, _col in _columns(mapper) if key in state.dict}
+        drafts.append(_draft(capture, "create", mapper, object_id, None, after))
+    for obj in session.dirty:
+        state = inspect(obj)
+        mapper = state.mapper
+        if not _is_audited(mapper):
+            continue
+        known = capture.before.get(state, {})
+        before: dict[str, Any] = {}
+        after = {}
+        for key, _col in _columns(mapper):
+            history = state.attrs[key].history
+            new = state.dict.get(key, NO_VALUE)
+            if not history.has_changes() or new is NO_VALUE:  # NO_VALUE: expired by a server-side default
+                continue
+            old = known[key] if key in known else (history.deleted[0] if history.deleted else None)
+            if json_safe(old) != json_safe(new):
+                before[key], after[key] = old, new
+        if after:
+            drafts.append(_draft(capture, "update", mapper, _object_id(state), before, after))
+    for obj in session.deleted:
+        state = inspect(obj)
+        mapper = state.mapper
+        if not _is_audited(mapper):
+            continue
+        before = capture.before.get(state) or {
+            key: state.dict[key] for key, _col in _columns(mapper) if key in state.dict
+        }
+        drafts.append(_draft(capture, "delete", mapper, _object_id(state), before, None))
+    drafts.extend(session.info.pop(_EXPLICIT_KEY, []))
+    if drafts:
+        _append(session.connection(), drafts)
+
+
+def _after_flush_postexec(session: Session, flush_context: UOWTransaction) -> None:
+    # An explicit event recorded by a hook that ran after ours must not be lost.
+    late = session.info.pop(_EXPLICIT_KEY, None)
+    if late:
+        _append(session.connection(), late)
+
+
+def _draft(
+    capture: _FlushCapture,
+    action: str,
+    mapper: Mapper,
+    object_id: str | None,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> _Draft:
+    hidden = _redact_set(mapper)
+    return _Draft(
+        action=action,
+        object_type=mapper.local_table.name,
+        object_id=object_id,
+        before=_redacted(before, hidden),
+        after=_redacted(after, hidden),
+        actor=capture.actor,
+    )
+
+
+event.listen(Session, "before_flush", _before_flush)
+event.listen(Session, "after_flush", _after_flush)
+event.listen(Session, "after_flush_postexec", _after_flush_postexec)
+
+
+# --- verification ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    events: int  # events checked: all of them, or up to and including the first bad one
+    first_bad_id: int | None
+    reason: str
+
+
+def verify_chain(chunk_size: int = 1000) -> VerifyResult:
+    """Recompute every hash in id order, ``chunk_size`` rows at a time (memory stays flat).
+
+    A row whose content does not match its hash was altered; a row whose ``prev_hash`` is not its
+    predecessor's hash follows a deleted or inserted row (or is itself forged).
+    """
+    columns = [_table.c[name] for name in ("id", "at", "user_id", "username", "action", "object_type",
+                                           "object_id", "before", "after", "prev_hash", "hash")]
+    checked = 0
+    last_id: int | None = None
+    prev_hash: str | None = None
+    while True:
+        query = select(*columns).order_by(_table.c.id).limit(chunk_size)
+        if last_id is not None:
+            query = query.where(_table.c.id > last_id)
+        rows = db.session.execute(query).all()
+        if not rows:
+            break
+        for row in rows:
+            checked += 1
+            if row.prev_hash != prev_hash:
+                return VerifyResult(False, checked, row.id, _(
+                    "事件 #%(id)s 的前序哈希与上一条事件不符：其前有事件被删除或插入", id=row.id))
+            if event_hash(row._mapping) != row.hash:
+                return VerifyResult(False, checked, row.id, _(
+                    "事件 #%(id)s 的内容与其哈希不符：该记录已被改动", id=row.id))
+            prev_hash = row.hash
+        last_id = rows[-1].id
+    return VerifyResult(True, checked, None, _("审计链完整：%(count)s 条事件的哈希全部校验通过", count=checked))
+
+
+def chain_head() -> tuple[int, str] | None:
+    """``(id, hash)`` of the newest event: publish it (e.g. in a monthly report) to pin the chain's end."""
+    row = db.session.execute(select(_table.c.id, _table.c.hash).order_by(_table.c.id.desc()).limit(1)).first()
+    return (row.id, row.hash) if row else None
