@@ -138,3 +138,18 @@ def api_as(api_headers, app):
 @pytest.fixture
 def default_password() -> str:
     return DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def row_counts(app):
+    """``row_counts()`` returns {table: rows} for every table, to prove a refused request wrote nothing."""
+
+    def _counts(*, ignore: tuple[str, ...] = ()) -> dict[str, int]:
+        with app.app_context():
+            return {
+                table.name: db.session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for table in db.metadata.sorted_tables
+                if table.name not in ignore
+            }
+
+    return _counts
