@@ -146,6 +146,14 @@ def respond(code: int, message: str, errors: Mapping[str, Any] | None = None, he
 
 
 def handle_domain_error(error: DomainError):
+    if isinstance(error, Unauthorized) and not wants_json():
+        # People are sent to the login page (and back here afterwards when this was a plain GET).
+        # A redirect is not an error status, so the unit of work would commit: roll back here.
+        from core.auth.loaders import redirect_to_login
+        from core.db import db
+
+        db.session.rollback()
+        return redirect_to_login()
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
     return respond(error.code, error.message, error.errors, headers)
 

@@ -12,30 +12,25 @@ imports no domain package.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, Iterable
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, g, has_request_context, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask_babel import get_locale
+from flask_babel import refresh as refresh_babel
 from flask_login import current_user
-from markupsafe import Markup
+from flask_login.utils import _user_context_processor as _flask_login_context_processor
 from werkzeug.routing import BuildError
 
 from core import clock
+from core.auth.models import ROLE_LABELS, ROLE_VALUES
 from core.i18n import _l
 from core.money import format_cny, to_chinese_capitals
 
-ALL_ROLES = ("admin", "bank_liaison", "fund_officer", "fund_manager", "auditor")
-
-ROLE_LABELS = {
-    "admin": _l("系统管理员"),
-    "bank_liaison": _l("银行联络员"),
-    "fund_officer": _l("基金经办"),
-    "fund_manager": _l("基金管理人"),
-    "auditor": _l("财务审计"),
-}
+# One source for role names: the identity models (Role values, Chinese labels).
+ALL_ROLES = ROLE_VALUES
 
 
 @dataclass(frozen=True)
@@ -143,8 +138,6 @@ def format_datetime(value: datetime | None, seconds: bool = False) -> str:
 def _to_business_tz(value: datetime) -> datetime:
     # A naive instant here can only come from UTC storage (UTCDateTime hands out aware values).
     if value.tzinfo is None:
-        from datetime import timezone
-
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(clock.BUSINESS_TZ)
 
@@ -153,7 +146,7 @@ def percent(ratio: Decimal | int | None, places: int = 2) -> str:
     """0.1234 -> 12.34%. Display only: the ratio itself stays exact."""
     if ratio is None:
         return EMPTY
-    scaled = (Decimal(ratio) * 100).quantize(Decimal(1).scaleb(-places))
+    scaled = (Decimal(ratio) * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     return f"{scaled}%"
 
 
@@ -203,10 +196,10 @@ def layout_user() -> Any | None:
     """The logged-in user for the layout, or None, without ever breaking the page.
 
     Error pages render this layout too, including when the database is down: loading the
-    user must not turn a 503 into a crash. Pages that set ``g.layout_without_user`` (the
-    5xx error page) skip the lookup altogether.
+    user must not turn a 404 into a crash. (The 5xx page does not even call this: it sets
+    ``layout_minimal``, which base.html reads.)
     """
-    if not has_request_context() or g.get("layout_without_user"):
+    if not has_request_context():
         return None
     try:
         user = current_user._get_current_object()
@@ -257,7 +250,7 @@ def language_url(code: str) -> str:
     return url_for("home.set_language", code=code, next=next_path)
 
 
-def page_numbers(page: int, pages: int, around: int = 2) -> Iterable[int | None]:
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
     """Page numbers to show, with None for an ellipsis: 1 … 4 5 [6] 7 8 … 20."""
     shown: list[int | None] = []
     last = 0
@@ -270,7 +263,37 @@ def page_numbers(page: int, pages: int, around: int = 2) -> Iterable[int | None]
     return shown
 
 
+def _lazy_current_user() -> dict[str, Any]:
+    """``current_user`` for templates as Flask-Login's lazy proxy: loaded on first use, not per render."""
+    return {"current_user": current_user}
+
+
+def _defer_user_loading(app: Flask) -> None:
+    """Replace Flask-Login's context processor, which loads the user before every render.
+
+    That eager load is a database query, so an error page (503: the database is down) would
+    fail while rendering its own explanation. With the proxy, a template that never mentions
+    ``current_user`` runs no query, and the layout loads it through ``layout_user``.
+    """
+    processors = app.template_context_processors[None]
+    for index, processor in enumerate(processors):
+        if processor is _flask_login_context_processor:
+            processors[index] = _lazy_current_user
+
+
+def _forget_previous_locale() -> None:
+    """``before_request``: choose the language afresh for every request.
+
+    Flask-Babel caches the locale on ``g``, which lives on the app context; a request made inside
+    an already pushed app context (the test harness, a command) would otherwise keep the language
+    of the previous request after a switch.
+    """
+    refresh_babel()
+
+
 def register_template_helpers(app: Flask) -> None:
+    _defer_user_loading(app)
+    app.before_request(_forget_previous_locale)
     app.add_template_filter(cny, "cny")
     app.add_template_filter(capitals, "capitals")
     app.add_template_filter(format_date, "date")
@@ -292,5 +315,4 @@ def register_template_helpers(app: Flask) -> None:
         role_label=role_label,
         ROLE_LABELS=ROLE_LABELS,
         EMPTY=EMPTY,
-        Markup=Markup,
     )

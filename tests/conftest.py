@@ -21,6 +21,7 @@ import sqlalchemy as sa  # noqa: E402
 from config import create_app  # noqa: E402
 from core.db import db  # noqa: E402
 from tests.factories import DEFAULT_PASSWORD, UserFactory  # noqa: E402
+from tests.support import isolated_client  # noqa: E402
 
 
 def reset_schema(engine: sa.Engine) -> None:
@@ -46,15 +47,20 @@ def app():
 
 @pytest.fixture(autouse=True)
 def db_connection(app):
-    """The connection every session of this test is pinned to; rolled back afterwards."""
+    """The connection every session of this test is pinned to; rolled back afterwards.
+
+    The app context is pushed only to set up and tear down: a context left pushed would be
+    reused by every request of the test and carry ``g`` from one request into the next.
+    """
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
         db.session.remove()
         db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
-        try:
-            yield connection
-        finally:
+    try:
+        yield connection
+    finally:
+        with app.app_context():
             db.session.remove()
             db.session.configure(bind=None, join_transaction_mode="conservative_savepoint")
             if outer.is_active:
@@ -70,7 +76,8 @@ def app_ctx(app):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """A test client whose every request runs in its own app context and session, as in production."""
+    return isolated_client(app)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def empty_database(app, tmp_path):
+def empty_database(app_ctx, tmp_path):
     """A brand-new database on the same backend as the suite, dropped afterwards."""
     url = db.engine.url
     if url.get_backend_name() == "sqlite":
