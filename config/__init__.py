@@ -54,6 +54,8 @@ def import_models() -> None:
     import core.audit.models  # noqa: F401
     import core.auth.models  # noqa: F401
     import core.ledger.models  # noqa: F401
+    import core.policy.models  # noqa: F401
+    import loans.models  # noqa: F401
     import parties.models  # noqa: F401
 
 

@@ -97,3 +97,38 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 def is_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
+
+
+class ScaledDecimal(sa.TypeDecorator):
+    """An exact decimal with a fixed number of places, stored as a scaled integer.
+
+    For rates and ratios (``0.0345`` is stored as 34500 millionths). SQLite keeps NUMERIC as
+    binary floating point, so an integer column is the only exact choice on both backends.
+    """
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def __init__(self, places: int = 6) -> None:
+        super().__init__()
+        self.places = places
+        self._scale = 10**places
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> int | None:
+        from decimal import Decimal
+
+        if value is None:
+            return None
+        if isinstance(value, float) or not isinstance(value, (Decimal, int)):
+            raise TypeError(f"ScaledDecimal takes Decimal or int, not {type(value).__name__}")
+        scaled = Decimal(value) * self._scale
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.places} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect):
+        from decimal import Decimal
+
+        if value is None:
+            return None
+        return (Decimal(int(value)) / self._scale).quantize(Decimal(1).scaleb(-self.places))

@@ -35,6 +35,11 @@ def reset_schema(engine: sa.Engine) -> None:
         stale.reflect(engine)
         stale.drop_all(engine)
     db.metadata.create_all(engine)
+    # The default policy is data the first loans migration inserts; the test schema needs it too.
+    from core.policy.models import DEFAULT_POLICY, Policy
+
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Policy), [{**DEFAULT_POLICY, "note": "默认政策", "created_by": "system"}])
 
 
 @pytest.fixture(scope="session")

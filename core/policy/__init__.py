@@ -1,0 +1,1 @@
+"""Versioned policy: every number of domain.md as a record with an effective date."""
