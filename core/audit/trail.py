@@ -8,13 +8,28 @@ Rules (architecture.md, "an audit record for every write"):
 * An update records only the columns that changed, before and after. Secrets never enter the trail:
   ``password_hash`` / ``token_hash`` (and a model's ``__audit_redact__`` columns) read ``"[redacted]"``.
 * Each event's hash covers its content and the previous event's hash; the previous event is the one
-  with the highest id. On PostgreSQL the writer holds an advisory transaction lock from reading the
-  chain head until commit, so chain order is commit order; on SQLite ``BEGIN IMMEDIATE``
-  (core/db.py) already serialises writers. Ids are assigned by the writer under that lock
-  (head id + 1, ...), so the id order *is* the chain order whatever the driver does with batches.
+  with the highest id. Ids are assigned by the writer under the chain lock (head id + 1, ...), so the
+  id order *is* the chain order whatever the driver does with batches.
 * ``verify_chain`` recomputes the chain in id order: an altered row fails its own hash, a deleted or
   inserted row breaks the next row's ``prev_hash``. (Truncating the newest events is only detectable
   against a published head: see ``chain_head``.)
+
+When the chain is written, and why then: each flush only *collects* its events (the before-values
+are captured in ``before_flush``, the new rows' ids resolved in ``after_flush``, ``record_event``
+appends to the same list). The chain - lock, read the head, hash, insert - is written once per
+transaction, in ``before_commit``. On PostgreSQL the writer holds an advisory transaction lock from
+reading the head until commit, so chain order is commit order; taking it at commit makes it the last
+lock a transaction takes, held only for the commit. (Taken at the first flush, it serialised every
+writing transaction from its first write, and a service taking ``SELECT ... FOR UPDATE`` after a
+flush could deadlock against a transaction that held the audit lock and waited for that row.) On
+SQLite ``BEGIN IMMEDIATE`` (core/db.py) already serialises writers. Consequences:
+
+* A transaction reading the trail sees only committed events, not its own pending ones; the rare
+  caller that must read them back calls ``flush_pending_events`` first (and so takes the lock early).
+* Events collected inside a savepoint that is rolled back (``begin_nested``) are dropped with it; a
+  rollback of the whole transaction drops them all. A commit with no events takes no lock.
+* An event's ``at`` is when its write was flushed (or ``record_event`` called), not the commit, so
+  across concurrent transactions ``at`` need not grow with the id.
 
 Writes made with Core ``insert()/update()/delete()`` statements bypass the ORM flush and are not
 recorded: services change audited data through the ORM.
@@ -25,6 +40,7 @@ import enum
 import functools
 import hashlib
 import json
+import logging
 import math
 import uuid
 from collections.abc import Iterator, Mapping
@@ -38,7 +54,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import has_request_context
 from sqlalchemy import event, insert, inspect, select
-from sqlalchemy.orm import InstanceState, Mapper, UOWTransaction
+from sqlalchemy.orm import InstanceState, Mapper, SessionTransaction, UOWTransaction, scoped_session
 from sqlalchemy.orm.base import NO_VALUE
 
 from core import clock
@@ -56,6 +72,7 @@ __all__ = [
     "chain_head",
     "current_actor",
     "event_hash",
+    "flush_pending_events",
     "json_safe",
     "record_event",
     "verify_chain",
@@ -72,8 +89,12 @@ NEVER_AUDITED_TABLES = frozenset({"audit_events", "login_failures"})
 AUDIT_LOCK_KEY = 0x6175646974
 
 _table = AuditEvent.__table__
-_FLUSH_KEY = "core.audit.flush"
-_EXPLICIT_KEY = "core.audit.explicit"
+_FLUSH_KEY = "core.audit.flush"  # this flush's before-values (before_flush -> after_flush)
+_EXPLICIT_KEY = "core.audit.explicit"  # record_event calls made during a flush
+_PENDING_KEY = "core.audit.pending"  # this transaction's collected events, in order
+_COMMITTING_KEY = "core.audit.committing"  # the root transaction whose chain before_commit has written
+
+log = logging.getLogger(__name__)
 
 
 # --- the actor -------------------------------------------------------------------------------------
@@ -185,7 +206,7 @@ def event_hash(row: Mapping[str, Any]) -> str:
 
 @dataclass
 class _Draft:
-    """An event waiting for its place in the chain."""
+    """An event waiting for its place in the chain (it gets its id and hashes when written)."""
 
     action: str
     object_type: str
@@ -193,23 +214,35 @@ class _Draft:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     actor: Actor
+    at: datetime  # when the write was flushed or the event recorded, not when the chain is written
 
 
-def _append(connection: sa.Connection, drafts: list[_Draft]) -> None:
+@dataclass
+class _Pending:
+    """A collected draft, the (sub)transaction whose rollback would undo it, and where it was written."""
+
+    owner: SessionTransaction  # the savepoint or root transaction that was current when it was collected
+    draft: _Draft
+    # The savepoint/root inside which its row was inserted (``flush_pending_events`` or the commit);
+    # None while only collected. Rolling back that savepoint takes the row away: it is pending again.
+    written_in: SessionTransaction | None = None
+
+
+def _write(connection: sa.Connection, drafts: list[_Draft]) -> None:
     """Chain ``drafts`` after the current head and insert them, on the caller's transaction."""
     if not drafts:
         return
     if connection.dialect.name == "postgresql":
         # Held until commit/rollback: the next writer reads the head only after this chain is committed.
+        # Taken at commit (or by flush_pending_events), never at a flush: see the module docstring.
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
     head = connection.execute(select(_table.c.id, _table.c.hash).order_by(_table.c.id.desc()).limit(1)).first()
     next_id, prev_hash = (head.id + 1, head.hash) if head else (1, None)
-    at = _utc(clock.now())
     rows = []
     for draft in drafts:
         row = {
             "id": next_id,
-            "at": at,
+            "at": draft.at,
             "user_id": draft.actor.user_id,
             "username": draft.actor.username,
             "action": draft.action,
@@ -225,6 +258,71 @@ def _append(connection: sa.Connection, drafts: list[_Draft]) -> None:
     connection.execute(insert(_table), rows)
 
 
+def _unit(transaction: SessionTransaction) -> SessionTransaction:
+    """The savepoint or root a (sub)transaction belongs to: what one rollback undoes as a whole."""
+    while transaction.parent is not None and not transaction.nested:
+        transaction = transaction.parent
+    return transaction
+
+
+def _inside(transaction: SessionTransaction | None, unit: SessionTransaction) -> bool:
+    """Whether ``transaction`` is ``unit`` or nested (at any depth) inside it."""
+    while transaction is not None:
+        if transaction is unit:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _current_unit(session: Session) -> SessionTransaction:
+    if not session.in_transaction():
+        session.begin()  # no SQL yet: the connection is only taken when something is written
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _pending(session: Session) -> list[_Pending]:
+    return session.info.setdefault(_PENDING_KEY, [])
+
+
+def _collect(session: Session, drafts: list[_Draft]) -> None:
+    """Queue ``drafts`` for the chain write at commit, in the order they happened."""
+    if not drafts:
+        return
+    unit = _current_unit(session)
+    _pending(session).extend(_Pending(unit, draft) for draft in drafts)
+    if session.info.get(_COMMITTING_KEY) is session.get_transaction():
+        # A write made after our before_commit hook already wrote the chain (a later hook or the
+        # commit's own final flush): it is still in this transaction, so chain it now.
+        _write_pending(session)
+
+
+def _write_pending(session: Session) -> int:
+    """Write every collected, unwritten event of this transaction now (taking the chain lock)."""
+    entries = [entry for entry in session.info.get(_PENDING_KEY, ()) if entry.written_in is None]
+    if not entries:
+        return 0
+    unit = _current_unit(session)
+    _write(session.connection(), [entry.draft for entry in entries])
+    for entry in entries:
+        entry.written_in = unit
+    return len(entries)
+
+
+def flush_pending_events(session: Session | scoped_session | None = None) -> int:
+    """Flush ``session`` and write its collected events into the chain now, before the commit.
+
+    Events are normally written once, at commit, so a transaction reading the trail sees only
+    committed events. The few callers that must read their own events back inside the transaction
+    call this first; it takes the chain lock (PostgreSQL) and holds it until commit or rollback, so
+    call it as late as possible and take no row lock after it. Returns the number of events written.
+    """
+    session = session if session is not None else db.session
+    if isinstance(session, scoped_session):
+        session = session()
+    session.flush()
+    return _write_pending(session)
+
+
 def record_event(
     action: str,
     object_type: str,
@@ -234,8 +332,9 @@ def record_event(
 ) -> None:
     """Append an explicit event (login, logout, token issued, sign-off...) to the audit trail.
 
-    It joins the current transaction (a rolled-back request takes it away) and is chained after the
-    session's pending writes, which are flushed first so the trail keeps the order things happened in.
+    It joins the current transaction (a rolled-back request or savepoint takes it away) and is
+    written into the chain at commit with the automatic events. The session's pending writes are
+    flushed first, so the trail keeps the order things happened in.
     """
     session = db.session()
     draft = _Draft(
@@ -245,13 +344,64 @@ def record_event(
         before=_redacted(before),
         after=_redacted(after),
         actor=current_actor(),
+        at=_utc(clock.now()),
     )
     if getattr(session, "_flushing", False):
-        # Called from another flush hook: ride along with the batch this flush is about to write.
+        # Called from another flush hook: ride along after the events of the flush in progress.
         session.info.setdefault(_EXPLICIT_KEY, []).append(draft)
         return
     session.flush()
-    _append(session.connection(), [draft])
+    _collect(session, [draft])
+
+
+# --- the transaction's life: write at commit, forget on rollback ---------------------------------
+
+
+def _before_commit(session: Session) -> None:
+    """Write the transaction's events into the chain: the last thing a committing transaction does.
+
+    ``before_commit`` also fires when a savepoint is released; only the outermost commit writes
+    (under the test harness that outermost commit is itself a savepoint release - same thing here).
+    """
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint release: its events now belong to the enclosing transaction
+    # The commit flushes only after this hook: flush here so the last changes are chained too.
+    for _guard in range(100):
+        if not (session.new or session.dirty or session.deleted):
+            break
+        session.flush()
+    _write_pending(session)
+    session.info[_COMMITTING_KEY] = session.get_transaction()
+
+
+def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A rollback undid ``previous_transaction``'s savepoint (or root): drop what it took away."""
+    entries = session.info.get(_PENDING_KEY)
+    if not entries:
+        return
+    undone = _unit(previous_transaction)
+    kept = []
+    for entry in entries:
+        if _inside(entry.owner, undone):
+            continue  # the write it describes is gone
+        if entry.written_in is not None and _inside(entry.written_in, undone):
+            entry.written_in = None  # its row is gone but the write it describes is not: write it again
+        kept.append(entry)
+    entries[:] = kept
+
+
+def _after_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint release (after_commit fires for those too): the events are still to come
+    lost = [entry for entry in session.info.get(_PENDING_KEY, ()) if entry.written_in is None]
+    if lost:  # only possible if the root was committed with a savepoint still open (never done here)
+        log.error("audit: %d event(s) collected but not written before the commit", len(lost))
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the whole transaction is over: committed (written) or undone
+        session.info.pop(_PENDING_KEY, None)
+        session.info.pop(_COMMITTING_KEY, None)
 
 
 # --- automatic recording of ORM writes -------------------------------------------------------------
@@ -260,6 +410,7 @@ def record_event(
 @dataclass
 class _FlushCapture:
     actor: Actor
+    at: datetime = field(default_factory=lambda: _utc(clock.now()))
     # Pre-flush column values of the rows about to be updated or deleted, keyed by instance state.
     before: dict[InstanceState, dict[str, Any]] = field(default_factory=dict)
 
@@ -374,15 +525,12 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
         }
         drafts.append(_draft(capture, "delete", mapper, _object_id(state), before, None))
     drafts.extend(session.info.pop(_EXPLICIT_KEY, []))
-    if drafts:
-        _append(session.connection(), drafts)
+    _collect(session, drafts)  # written at commit: no chain lock is taken by a flush
 
 
 def _after_flush_postexec(session: Session, flush_context: UOWTransaction) -> None:
     # An explicit event recorded by a hook that ran after ours must not be lost.
-    late = session.info.pop(_EXPLICIT_KEY, None)
-    if late:
-        _append(session.connection(), late)
+    _collect(session, session.info.pop(_EXPLICIT_KEY, []))
 
 
 def _draft(
@@ -401,12 +549,17 @@ def _draft(
         before=_redacted(before, hidden),
         after=_redacted(after, hidden),
         actor=capture.actor,
+        at=capture.at,
     )
 
 
 event.listen(Session, "before_flush", _before_flush)
 event.listen(Session, "after_flush", _after_flush)
 event.listen(Session, "after_flush_postexec", _after_flush_postexec)
+event.listen(Session, "before_commit", _before_commit)
+event.listen(Session, "after_commit", _after_commit)
+event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+event.listen(Session, "after_transaction_end", _after_transaction_end)
 
 
 # --- verification ----------------------------------------------------------------------------------
@@ -424,7 +577,8 @@ def verify_chain(chunk_size: int = 1000) -> VerifyResult:
     """Recompute every hash in id order, ``chunk_size`` rows at a time (memory stays flat).
 
     A row whose content does not match its hash was altered; a row whose ``prev_hash`` is not its
-    predecessor's hash follows a deleted or inserted row (or is itself forged).
+    predecessor's hash follows a deleted or inserted row (or is itself forged). It reads the table as
+    it is: the current transaction's collected events are not there before its commit.
     """
     columns = [_table.c[name] for name in ("id", "at", "user_id", "username", "action", "object_type",
                                            "object_id", "before", "after", "prev_hash", "hash")]
