@@ -65,13 +65,26 @@ def register_blueprints(app: Flask) -> None:
     from core.audit.api import blueprint as audit_api
     from core.auth.api import blueprint as auth_api
     from core.auth.views import blueprint as auth_views
+    from core.policy.api import blueprint as policy_api
+    from core.policy.views import blueprint as policy_views
     from parties.api import blueprint as parties_api
+    from parties.api import enterprises_blueprint as enterprises_api
     from parties.views import blueprint as parties_views
+    from loans.progress_api import blueprint as progress_api
+    from loans.progress_views import blueprint as progress_views
+    from loans.batch_api import blueprint as loans_batch_api
+    from loans.batch_views import blueprint as loans_batch_views
+    from loans.api import blueprint as loans_api
+    from loans.views import blueprint as loans_views
 
     app.register_blueprint(home)
     app.register_blueprint(auth_views)
     app.register_blueprint(parties_views)
-    for blueprint in (auth_api, audit_api, parties_api):
+    app.register_blueprint(policy_views)
+    app.register_blueprint(progress_views)
+    app.register_blueprint(loans_batch_views)
+    app.register_blueprint(loans_views)
+    for blueprint in (auth_api, audit_api, parties_api, policy_api, enterprises_api, progress_api, loans_batch_api, loans_api):
         # The API authenticates with bearer tokens only (never the session cookie), so CSRF cannot apply.
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")

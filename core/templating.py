@@ -45,8 +45,14 @@ class NavItem:
 # Order is display order. Add one line per new page; missing endpoints are skipped.
 NAVIGATION: list[NavItem] = [
     NavItem(_l("首页"), "home.index", ALL_ROLES),
+    NavItem(_l("企业"), "parties.enterprises", ALL_ROLES),
+    NavItem(_l("知识价值贷款"), "loans.index", ALL_ROLES),
+    NavItem(_l("项目进度"), "progress.index", ALL_ROLES),
+    NavItem(_l("批量导入"), "loans_batch.batch_import", ("bank_liaison",)),
+    NavItem(_l("贷款台账"), "loans_batch.tapes", ("bank_liaison",)),
     NavItem(_l("用户管理"), "auth.users", ("admin",)),
     NavItem(_l("合作银行"), "parties.banks", ("admin",)),
+    NavItem(_l("政策参数"), "policy.index", ALL_ROLES),
     NavItem(_l("API 文档"), "api-docs.openapi_swagger_ui", ("admin",)),
 ]
 

@@ -1,14 +1,16 @@
 """Column layouts of the files partner banks upload, and their parsing into typed rows.
 
-Two layouts (docs/api.md, "Knowledge-value credit loans"):
+Three layouts (docs/api.md, "Knowledge-value credit loans"):
 
 * the disbursement batch (``POST /api/v1/loans/batch``): 合同编号, 金额, 放款日期, 银行流水号;
+* the repayment batch (``POST /api/v1/loans/repayments/batch``): 合同编号, 还款本金, 利息,
+  还款日期, 银行流水号;
 * the month-end loan tape (``POST /api/v1/banks/{id}/tapes``): 合同编号, 统一社会信用代码,
   累计放款, 累计还本, 贷款余额, 逾期天数.
 
 Headers may be the Chinese names or the English keys. Parsing only: nothing is looked up
 or written. The caller reads the upload with :func:`core.tabular.read_table`, then
-:func:`parse_disbursement_rows` or :func:`parse_tape_rows` returns the good rows and
+:func:`parse_disbursement_rows`, :func:`parse_repayment_rows` or :func:`parse_tape_rows` returns the good rows and
 **every** bad row with its spreadsheet row number and a Chinese message, so the bank
 fixes its file once; the services refuse the whole file when any row is bad.
 
@@ -45,11 +47,14 @@ __all__ = [
     "HeaderError",
     "Kind",
     "Layout",
+    "REPAYMENT_LAYOUT",
+    "RepaymentRow",
     "RowError",
     "TapeRow",
     "errors_by_row",
     "map_headers",
     "parse_disbursement_rows",
+    "parse_repayment_rows",
     "parse_tape_rows",
     "template_csv",
     "template_xlsx",
@@ -114,6 +119,20 @@ DISBURSEMENT_LAYOUT = Layout(
     ),
 )
 
+REPAYMENT_LAYOUT = Layout(
+    name="repayments",
+    sheet_title="还款明细",
+    columns=(
+        Column("contract_no", "合同编号", Kind.TEXT, _l("合同编号")),
+        # Zero allowed in either column (an interest-only or a principal-only payment);
+        # the row check refuses a payment of nothing at all.
+        Column("principal", "还款本金", Kind.BALANCE, _l("还款本金")),
+        Column("interest", "利息", Kind.BALANCE, _l("利息")),
+        Column("paid_on", "还款日期", Kind.DATE, _l("还款日期")),
+        Column("bank_ref", "银行流水号", Kind.TEXT, _l("银行流水号")),
+    ),
+)
+
 TAPE_LAYOUT = Layout(
     name="loan_tape",
     sheet_title="贷款台账",
@@ -134,6 +153,16 @@ class DisbursementRow:
     contract_no: str
     amount: Decimal
     disbursed_on: date
+    bank_ref: str
+
+
+@dataclass(frozen=True)
+class RepaymentRow:
+    row: int
+    contract_no: str
+    principal: Decimal
+    interest: Decimal
+    paid_on: date
     bank_ref: str
 
 
@@ -416,7 +445,7 @@ def _parse_row(
     return values, errors
 
 
-_Row = TypeVar("_Row", DisbursementRow, TapeRow)
+_Row = TypeVar("_Row", DisbursementRow, RepaymentRow, TapeRow)
 
 
 def _parse_rows(
@@ -468,6 +497,24 @@ def parse_disbursement_rows(table: Table) -> tuple[list[DisbursementRow], list[R
     return _parse_rows(table, DISBURSEMENT_LAYOUT, "bank_ref", build)
 
 
+def parse_repayment_rows(table: Table) -> tuple[list[RepaymentRow], list[RowError]]:
+    """Typed repayments and the errors of every bad row (nothing is looked up or written).
+
+    Same rules as the disbursement batch (a ``bank_ref`` used twice in the file is an
+    error on the later row); principal and interest may each be zero, not both.
+    """
+
+    def build(row: RowData, values: dict[str, Any]) -> RepaymentRow:
+        return RepaymentRow(row=row.number, **values)
+
+    def check(row: RowData, values: dict[str, Any]) -> list[RowError]:
+        if values["principal"] + values["interest"] > 0:
+            return []
+        return [_row_error(row, None, _("还款本金和利息不能同时为零"))]
+
+    return _parse_rows(table, REPAYMENT_LAYOUT, "bank_ref", build, check)
+
+
 def parse_tape_rows(table: Table) -> tuple[list[TapeRow], list[RowError]]:
     """Typed loan-tape rows and the errors of every bad row (nothing is looked up or written).
 
@@ -508,21 +555,25 @@ _XLSX_FORMATS = {
 _TEMPLATE_ROWS = 1000  # rows pre-formatted below the header
 
 
-def template_xlsx(layout: Layout) -> bytes:
-    """An Excel template: Chinese headers in bold, frozen, each column formatted for its kind."""
+def template_xlsx(layout: Layout, lang: str = "zh") -> bytes:
+    """An Excel template: headers (Chinese, or the English keys) in bold, frozen, each column formatted for its kind."""
     from openpyxl import Workbook  # imported here: only template downloads need it
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = layout.sheet_title
     bold = Font(bold=True)
     for index, column in enumerate(layout.columns, start=1):
-        header = sheet.cell(row=1, column=index, value=column.zh)
+        title = column.zh if lang == "zh" else column.key
+        header = sheet.cell(row=1, column=index, value=title)
         header.font = bold
         letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = max(14, 2 * len(column.zh) + 4)
+        # A Chinese character is about two Latin characters wide.
+        sheet.column_dimensions[letter].width = max(14, (2 if lang == "zh" else 1) * len(title) + 4)
         # Cell formats on the first rows (a column-wide style is not honoured by every
         # spreadsheet); Excel carries the format on as rows are added below.
         for row in range(2, _TEMPLATE_ROWS + 2):

@@ -64,6 +64,7 @@ class Rating(db.Model):
     valid_until: Mapped[date]  # last day the rating is valid
     credit_line: Mapped[Decimal] = mapped_column(Money())
     policy_id: Mapped[int] = mapped_column(sa.ForeignKey("policies.id"))
+    created_by: Mapped[str] = mapped_column(sa.String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
     enterprise = relationship(Enterprise, back_populates="ratings")
