@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test setup catalogs migrate demo scheduler messages clean
+.PHONY: run test setup catalogs migrate demo messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,6 @@ test: setup
 		echo "== PostgreSQL: $$TEST_DATABASE_URL =="; \
 		$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
 	fi
-
-scheduler: migrate
-	$(FLASK) scheduler run
 
 # Re-extract translatable strings after changing the interface, then translate translations/en.
 messages: $(VENV)/.installed
