@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core.i18n import _, _l
@@ -178,6 +179,21 @@ def handle_http_exception(error: HTTPException):
     return respond(code, message, errors, headers)
 
 
+def handle_integrity_error(error: Exception):
+    """A constraint caught what the service checks could not see (usually a concurrent request).
+
+    PostgreSQL reports a duplicate key at the flush, not only at commit, so this can surface
+    from inside a service: it is a refusal (409), never a crash. The unit of work rolls back.
+    """
+    log.warning("request refused by a database constraint: %s", error)
+    return respond(409, str(_l("与并发提交的数据冲突，未保存任何内容，请重试")))
+
+
+def handle_database_unavailable(error: Exception):
+    log.error("database unavailable: %s", error)
+    return respond(503, str(DEFAULT_MESSAGES[503]), headers={"Retry-After": "5"})
+
+
 def handle_unexpected(error: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     return respond(500, str(DEFAULT_MESSAGES[500]))
@@ -187,4 +203,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(InternalServerError, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

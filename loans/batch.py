@@ -207,7 +207,7 @@ def import_batch(kind: str, bank_id: int, data: bytes, filename: str, created_by
     lines: list[BatchLine] = []
     # The whole file in one savepoint: a refusal leaves the session as it found it, even
     # for a caller without a request's unit of work (a command, a job).
-    batch = db.session.begin_nested()
+    whole_file = db.session.begin_nested()
     try:
         # In date order, as the events happened (a tranche before the repayment that
         # follows it); the report stays in row order.
@@ -221,7 +221,8 @@ def import_batch(kind: str, bank_id: int, data: bytes, filename: str, created_by
                 record, created = spec.apply(loan, row, created_by)
             except (BusinessRuleError, ValidationFailed) as error:
                 savepoint.rollback()
-                errors.append(RowError(row.row, _("第 %(row)d 行：%(reason)s", row=row.row, reason=_reason(error, spec.layout))))
+                reason = _reason(error, spec.layout)
+                errors.append(RowError(row.row, _("第 %(row)d 行：%(reason)s", row=row.row, reason=reason)))
                 continue
             savepoint.commit()
             lines.append(
@@ -240,9 +241,9 @@ def import_batch(kind: str, bank_id: int, data: bytes, filename: str, created_by
         if errors:
             raise _file_refused(errors)
     except BaseException:
-        batch.rollback()
+        whole_file.rollback()
         raise
-    batch.commit()
+    whole_file.commit()
 
     lines.sort(key=lambda line: line.row)
     created_lines = [line for line in lines if line.created]
@@ -328,7 +329,10 @@ def _read(data: bytes, filename: str, max_rows: int) -> Table:
         raise ValidationFailed(error.message, errors={FILE_FIELD: [error.message]}) from None
 
 
-def _parse(parse: Callable[[Table], tuple[Sequence[Any], list[RowError]]], table: Table) -> tuple[Sequence[Any], list[RowError]]:
+Parser = Callable[[Table], tuple[Sequence[Any], list[RowError]]]
+
+
+def _parse(parse: Parser, table: Table) -> tuple[Sequence[Any], list[RowError]]:
     """Typed rows and row errors; a header that does not match the layout refuses the file."""
     try:
         return parse(table)

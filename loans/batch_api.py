@@ -22,7 +22,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import validate
 from webargs.flaskparser import FlaskParser
-from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
 from core.auth.models import ROLE_VALUES, Role
 from core.auth.permissions import ensure_acts_for_own_bank, ensure_visible, roles_required
@@ -53,7 +53,8 @@ class MultipartParser(FlaskParser):
     __location_map__ = dict(multipart="load_multipart", **FlaskParser.__location_map__)
 
     def load_multipart(self, req: Any, schema: ma.Schema) -> Any:
-        return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
+        # Files first: a text field named like the file must not shadow the upload.
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
 
 class UploadBlueprint(Blueprint):
@@ -74,8 +75,17 @@ blueprint = UploadBlueprint(
 # --------------------------------------------------------------------------------- schemas
 
 
-def _upload() -> Upload:
-    return Upload(
+class FileUpload(Upload):
+    """A multipart file part (a plain text field of the same name is refused, not read as a file)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> FileStorage:
+        if not isinstance(value, FileStorage):
+            raise ma.ValidationError(str(self.error_messages["invalid"]))
+        return value
+
+
+def _upload() -> FileUpload:
+    return FileUpload(
         required=True,
         error_messages={**REQUIRED, "invalid": _l("应上传文件")},
         metadata={"description": "CSV (UTF-8 or GB18030) or Excel .xlsx"},
@@ -229,7 +239,10 @@ def repayments_batch(body: dict[str, Any]):
     responses={
         200: {
             "description": "The template file",
-            "content": {CSV_TYPE: {"schema": {"type": "string"}}, XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                CSV_TYPE: {"schema": {"type": "string"}},
+                XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
         }
     },
 )
@@ -247,7 +260,7 @@ def template_response(kind: str, file_format: str, lang: str) -> Response:
     else:
         body, mimetype = template_xlsx(layout, lang), XLSX_TYPE
     filename = f"{layout.name}-template-{lang}.{file_format}"
-    response = Response(body, mimetype=mimetype)
+    response = Response(body, content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

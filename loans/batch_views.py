@@ -27,6 +27,7 @@ from loans.batch_api import template_response
 blueprint = Blueprint("loans_batch", __name__)
 
 TAPES_PER_PAGE = 50
+SHOWN_LINES = 1000  # a 10,000-row batch is summarised, not listed in full on the result page
 KIND_LABELS = {"disbursements": _l("放款"), "repayments": _l("还款"), "tape": _l("贷款台账")}
 _ALLOWED = FileAllowed(["csv", "xlsx"], message=_l("只支持 CSV（.csv）和 Excel（.xlsx）文件"))
 
@@ -115,6 +116,7 @@ def batch_import():
                     message=refusal.message,
                     error_rows=rows,
                     general_errors=general,
+                    shown_lines=SHOWN_LINES,
                 ),
                 422,
             )
@@ -127,6 +129,7 @@ def batch_import():
             message=None,
             error_rows=[],
             general_errors=[],
+            shown_lines=SHOWN_LINES,
         )
     return (
         render_template("loans/batch.html", form=form, templates=_template_links()),

@@ -6,6 +6,7 @@ A bank liaison sees its own bank by name and the other banks as one line (loans.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import marshmallow as ma
@@ -33,7 +34,7 @@ def _percent(description: str) -> ma.fields.Decimal:
     )
 
 
-class AsOfQuerySchema(ma.Schema):
+class ProgressAsOfQuerySchema(ma.Schema):
     as_of = ma.fields.Date(
         load_default=None,
         error_messages={"invalid": _l("日期格式应为 YYYY-MM-DD")},
@@ -41,7 +42,7 @@ class AsOfQuerySchema(ma.Schema):
     )
 
 
-class BreakdownSchema(ma.Schema):
+class ProgressBreakdownSchema(ma.Schema):
     key = ma.fields.String(
         metadata={"description": 'Stable key: a year ("2023") or "opening", a bank code or "others", '
                   'a town, an industry, a grade "A"–"E" or "unrated"'}
@@ -53,7 +54,7 @@ class BreakdownSchema(ma.Schema):
     enterprises = ma.fields.Integer(allow_none=True, metadata={"description": "Distinct enterprises"})
 
 
-class IndicatorSchema(ma.Schema):
+class ProgressIndicatorSchema(ma.Schema):
     label = ma.fields.String()
     count = ma.fields.Integer(metadata={"description": "Flagged enterprises registered on or before as_of"})
     baseline = ma.fields.Integer(metadata={"description": "The 2020 figure (policy)"})
@@ -61,12 +62,12 @@ class IndicatorSchema(ma.Schema):
     percent = _percent("count ÷ target × 100")
 
 
-class IndicatorsSchema(ma.Schema):
-    science_tech = ma.fields.Nested(IndicatorSchema)
-    high_tech = ma.fields.Nested(IndicatorSchema)
+class ProgressIndicatorsSchema(ma.Schema):
+    science_tech = ma.fields.Nested(ProgressIndicatorSchema)
+    high_tech = ma.fields.Nested(ProgressIndicatorSchema)
 
 
-class ProgressSchema(ma.Schema):
+class ProgramProgressSchema(ma.Schema):
     as_of = ma.fields.Date()
     policy_id = ma.fields.Integer()
     target = AmountField()
@@ -91,44 +92,44 @@ class ProgressSchema(ma.Schema):
         allow_none=True, metadata={"description": "Day the trailing-12-month pace reaches the target; null when not by the deadline"}
     )
     will_not_reach_by_deadline = ma.fields.Boolean()
-    by_year = ma.fields.List(ma.fields.Nested(BreakdownSchema))
-    by_bank = ma.fields.List(ma.fields.Nested(BreakdownSchema))
-    by_town = ma.fields.List(ma.fields.Nested(BreakdownSchema))
-    by_industry = ma.fields.List(ma.fields.Nested(BreakdownSchema))
-    by_grade = ma.fields.List(ma.fields.Nested(BreakdownSchema))
-    indicators = ma.fields.Nested(IndicatorsSchema)
+    by_year = ma.fields.List(ma.fields.Nested(ProgressBreakdownSchema))
+    by_bank = ma.fields.List(ma.fields.Nested(ProgressBreakdownSchema))
+    by_town = ma.fields.List(ma.fields.Nested(ProgressBreakdownSchema))
+    by_industry = ma.fields.List(ma.fields.Nested(ProgressBreakdownSchema))
+    by_grade = ma.fields.List(ma.fields.Nested(ProgressBreakdownSchema))
+    indicators = ma.fields.Nested(ProgressIndicatorsSchema)
 
 
-class TimelinePointSchema(ma.Schema):
+class ProgressTimelinePointSchema(ma.Schema):
     month = ma.fields.String(metadata={"example": "2024-06"})
     disbursed = AmountField(metadata={"description": "Tranches of the month"})
     cumulative = AmountField(metadata={"description": "Counts toward the target at the month's end"})
 
 
-class TimelineSchema(ma.Schema):
+class ProgressTimelineSchema(ma.Schema):
     as_of = ma.fields.Date()
     target = AmountField()
     target_date = ma.fields.Date()
     opening = AmountField()
     opening_counted = ma.fields.Boolean()
-    items = ma.fields.List(ma.fields.Nested(TimelinePointSchema))
+    items = ma.fields.List(ma.fields.Nested(ProgressTimelinePointSchema))
     total = ma.fields.Integer()
 
 
 @blueprint.route("/program/progress", methods=["GET"])
 @blueprint.doc(security=BEARER, summary="Progress toward the programme's cumulative target (everyone)")
-@blueprint.response(200, ProgressSchema)
+@blueprint.response(200, ProgramProgressSchema)
 @roles_required(*ROLE_VALUES)
-@blueprint.arguments(AsOfQuerySchema, location="query")
+@blueprint.arguments(ProgressAsOfQuerySchema, location="query")
 def progress_get(args: dict[str, Any]):
     return visible_progress(args["as_of"] or clock.today())
 
 
 @blueprint.route("/program/progress/timeline", methods=["GET"])
 @blueprint.doc(security=BEARER, summary="Cumulative progress at each month's end (everyone)")
-@blueprint.response(200, TimelineSchema)
+@blueprint.response(200, ProgressTimelineSchema)
 @roles_required(*ROLE_VALUES)
-@blueprint.arguments(AsOfQuerySchema, location="query")
+@blueprint.arguments(ProgressAsOfQuerySchema, location="query")
 def progress_timeline(args: dict[str, Any]):
     timeline = program_timeline(args["as_of"] or clock.today())
-    return {**timeline.__dict__, "total": len(timeline.items)}
+    return {**asdict(timeline), "total": len(timeline.items)}

@@ -94,7 +94,7 @@ def _series(lines: list[Breakdown]) -> dict[str, Any]:
 
 def chart_data(progress: Progress, timeline: Timeline) -> dict[str, dict[str, Any]]:
     """What each canvas draws (amounts as strings in yuan; the script scales them to 万元)."""
-    return {
+    charts = {
         "cumulative": cumulative_chart(progress, timeline),
         "year": {**_series(progress.by_year), "series_label": _("放款金额")},
         "bank": {**_series(progress.by_bank), "series_label": _("放款金额")},
@@ -102,6 +102,8 @@ def chart_data(progress: Progress, timeline: Timeline) -> dict[str, dict[str, An
         "industry": _series(progress.by_industry),
         "grade": {**_series(progress.by_grade), "series_label": _("放款金额")},
     }
+    unit = _("万元")  # the axis title; the script itself carries no interface text
+    return {name: {**chart, "unit": unit} for name, chart in charts.items()}
 
 
 @blueprint.get("/progress")

@@ -143,3 +143,27 @@ def test_demo_load_creates_every_role_once(runner, app):
     assert roles == {"admin", "bank_liaison", "fund_officer", "fund_manager", "auditor"}
     assert runner.invoke(args=["demo", "load", "--if-empty"]).exit_code == 0
     assert runner.invoke(args=["demo", "load"]).exit_code != 0  # never twice into the same database
+
+
+def test_a_constraint_violation_inside_a_service_is_a_409(client, api_as, row_counts, monkeypatch):
+    """A duplicate key raised at a flush (as PostgreSQL does under a race) is a refusal, not a crash."""
+    import sqlalchemy as sa
+    from parties import services
+
+    _user, headers = api_as("admin")
+    assert client.post("/api/v1/banks", json={"name": "第一银行", "code": "FIRST"}, headers=headers).status_code == 201
+    before = row_counts()
+
+    def racing_create_bank(name, code):
+        from core import clock
+        from core.db import db
+        from parties.models import Bank
+
+        # What a concurrent request that passed the same checks would do: insert the same code.
+        db.session.execute(sa.insert(Bank).values(name=name, code="FIRST", is_active=True, created_at=clock.now()))
+        raise AssertionError("the database should have refused the duplicate")
+
+    monkeypatch.setattr(services, "create_bank", racing_create_bank)
+    response = client.post("/api/v1/banks", json={"name": "第二银行", "code": "SECOND"}, headers=headers)
+    assert_error_shape(response, 409)
+    assert row_counts() == before

@@ -45,10 +45,10 @@
     };
   }
 
-  function wanAxis(axisTitle) {
+  function wanAxis(unit) {
     return {
       beginAtZero: true,
-      title: { display: true, text: axisTitle || "万元" },
+      title: { display: true, text: unit || "万元" },
       ticks: {
         callback: function (value) {
           return Number(value).toLocaleString("zh-CN", { maximumFractionDigits: 2 });
@@ -104,7 +104,7 @@
         aspectRatio: 2.6,
         spanGaps: false,
         interaction: { mode: "index", intersect: false },
-        scales: { y: wanAxis() },
+        scales: { y: wanAxis(data.unit) },
         plugins: {
           tooltip: {
             filter: function (item) { return item.dataset.exact[item.dataIndex] !== null; },
@@ -116,7 +116,7 @@
   }
 
   function barConfig(data, horizontal) {
-    var valueAxis = wanAxis();
+    var valueAxis = wanAxis(data.unit);
     var scales = horizontal ? { x: valueAxis } : { y: valueAxis };
     return {
       type: "bar",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from core.db import db
 from core.errors import ValidationFailed
@@ -21,7 +21,7 @@ from loans import batch
 from loans.models import Disbursement, Loan, Repayment
 from parties.models import Bank
 from tests.factories import BankFactory, LoanFactory
-from tests.support import csrf_token_from, post_form
+from tests.support import post_form
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 CSV_SAMPLE = "disbursements-batch-gb18030.csv"
@@ -327,6 +327,8 @@ def test_a_missing_file_is_a_422_on_the_field(client, liaison):
     assert "file" in body["errors"]
     body = assert_error(client.post("/api/v1/loans/batch", json={"file": "x"}, headers=headers), 422)
     assert "file" in body["errors"]
+    body = assert_error(client.post("/api/v1/loans/batch", data={"file": "not a file"}, headers=headers), 422)
+    assert body["errors"]["file"] == ["应上传文件"]
 
 
 def test_an_oversized_upload_is_a_413_in_the_error_shape(app, client, liaison, row_counts, monkeypatch):
@@ -385,8 +387,9 @@ def disbursed(app, client, liaison):
 @pytest.mark.parametrize("english", [True, False], ids=["english-headers", "chinese-headers"])
 def test_api_imports_repayments(app, client, disbursed, english):
     user, headers = disbursed
+    data = repayment_csv(REPAYMENTS, english)
 
-    response = upload(client, headers, repayment_csv(REPAYMENTS, english), "repayments.csv", "/api/v1/loans/repayments/batch")
+    response = upload(client, headers, data, "repayments.csv", "/api/v1/loans/repayments/batch")
 
     assert response.status_code == 201, response.get_data(as_text=True)
     body = response.get_json()
@@ -471,7 +474,7 @@ def test_csv_template_is_utf8_with_bom(client, liaison, kind, lang, header):
     _user, headers = liaison
     response = client.get(f"/api/v1/loans/batch/template?format=csv&kind={kind}&lang={lang}", headers=headers)
     assert response.status_code == 200
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response.headers["Content-Disposition"]
     assert response.data.startswith(b"\xef\xbb\xbf")
     assert response.data.decode("utf-8-sig").strip() == header

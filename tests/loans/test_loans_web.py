@@ -214,3 +214,4 @@ def test_pages_render_in_english(client, liaison, enterprise, app):
         response = client.get(url)
         assert response.status_code == 200, url
         assert '<html lang="en">' in html_of(response)
+    assert "Knowledge-value credit loans" in html_of(client.get("/loans"))

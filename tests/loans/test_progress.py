@@ -373,6 +373,9 @@ def test_anonymous_callers_and_bad_dates_are_refused(client, api_as):
     response = client.get("/api/v1/program/progress?as_of=2024-13-01", headers=headers)
     assert response.status_code == 422
     assert response.get_json()["code"] == 422
+    # Before the first policy version there is no target to measure against.
+    response = client.get("/api/v1/program/progress?as_of=2019-06-30", headers=headers)
+    assert response.status_code == 409 and "没有生效的政策版本" in response.get_json()["message"]
 
 
 def test_a_liaison_sees_its_own_bank_and_the_others_as_one_line(app, client, api_as):
@@ -412,12 +415,13 @@ def test_the_api_is_in_the_openapi_document(client):
     for path in ("/api/v1/program/progress", "/api/v1/program/progress/timeline"):
         assert "get" in spec["paths"][path], path
     schemas = spec["components"]["schemas"]
-    progress = schemas["Progress"]["properties"]
+    progress = schemas["ProgramProgress"]["properties"]
     for field in ("target", "opening", "cumulative_disbursed", "percent", "by_year", "by_bank", "by_town",
                   "by_industry", "by_grade", "projected_completion_date", "will_not_reach_by_deadline",
                   "trailing_12m_disbursed", "indicators"):
         assert field in progress, field
     assert progress["percent"]["type"] == "string" and progress["target"]["type"] == "string"
+    assert {"ProgressBreakdown", "ProgressIndicators", "ProgressTimeline"} <= set(schemas)
 
 
 # ----------------------------------------------------------------------------------- the page
@@ -532,3 +536,20 @@ def test_the_charts_draw_in_a_real_browser(app, client, login_as, tmp_path):
     shot = ARTIFACTS / "progress.png"
     result = run_chromium(page, f"--screenshot={shot}")
     assert result.returncode == 0 and shot.stat().st_size > 10_000, result.stderr[-2000:]
+
+
+def test_the_page_shows_a_reachable_date_and_the_pace_line(app, client, login_as):
+    with app.app_context():
+        pace_book(("10000000.00", date(2022, 6, 30)), ("73000000.00", date(2023, 1, 15)))
+        db.session.commit()
+    login_as("fund_manager")
+    html = client.get("/progress?as_of=2023-06-30").get_data(as_text=True)
+    projection = html.split('id="projection"', 1)[1].split("</div>", 1)[0]
+    assert "2024-11-29" in projection and "不晚于目标日期 2025-12-31" in projection
+    chart = json.loads(re.search(r"id=\"chart-cumulative\" data-chart-kind=\"cumulative\" data-chart='([^']*)'", html).group(1))
+    assert chart["labels"][0] == "2022-06" and chart["labels"][-1] == "2025-12"
+    assert chart["values"][chart["labels"].index("2023-06")] == "196558000.00"
+    assert chart["values"][-1] is None  # no actual figure after as_of
+    assert chart["projection"][chart["labels"].index("2023-06")] == "196558000.00"  # the pace line starts at as_of
+    assert chart["projection"][chart["labels"].index("2023-07")] == "202758000.00"  # + 31 days × 200,000.00
+    assert chart["projection"][-1] == "300000000.00"  # capped at the target
