@@ -23,7 +23,7 @@ from parties.models import Bank
 from tests.factories import BankFactory, LoanFactory
 from tests.support import post_form
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # copies of the files partner banks send (shared/samples)
 CSV_SAMPLE = "disbursements-batch-gb18030.csv"
 XLSX_SAMPLE = "disbursements-batch.xlsx"
 ERROR_KEYS = {"code", "status", "message", "errors"}

@@ -37,7 +37,7 @@ from loans.batch_format import (
 )
 
 D = Decimal
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # copies of the files partner banks send (shared/samples)
 needs_samples = pytest.mark.skipif(
     not SAMPLES.is_dir(), reason=f"the partner banks' sample files are not in {SAMPLES}"
 )

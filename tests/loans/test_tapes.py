@@ -19,7 +19,7 @@ from loans.models import BankTape, BankTapeRow
 from tests.factories import BankFactory
 from tests.support import post_form
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"  # copies of the files partner banks send (shared/samples)
 XLSX_TAPE = "bank-tape-2025-06.xlsx"
 CSV_TAPE = "bank-tape-2025-06-utf8bom.csv"
 ERROR_KEYS = {"code", "status", "message", "errors"}
