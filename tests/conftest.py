@@ -117,6 +117,7 @@ def login_as(app, client):
         with client.session_transaction() as session:
             session["_user_id"] = str(user.id)
             session["_fresh"] = True
+            session["_pw_stamp"] = user.password_changed_at.isoformat()  # as the login page does
         return user
 
     return _login

@@ -62,10 +62,9 @@ def load_session_user(user_id: str) -> User | None:
         return None
     if user is None or not user.is_active:
         return None
-    stamp = session.get(PASSWORD_STAMP_KEY)
-    # A session without a stamp predates stamping (or was made by the test harness); login_user
-    # in this application always stamps.
-    if stamp is not None and stamp != password_stamp(user):
+    # Every login stamps the session; a session without the stamp, or with an old one (the
+    # password changed since), is not a login any more.
+    if session.get(PASSWORD_STAMP_KEY) != password_stamp(user):
         return None
     return user
 

@@ -282,3 +282,12 @@ def test_the_last_admin_cannot_deactivate_themselves(app, client, login_as, row_
     assert response.status_code == 409
     assert "最后一位有效的系统管理员" in response.get_data(as_text=True)
     assert row_counts() == before
+
+
+def test_a_session_without_the_password_stamp_is_not_a_login(app, client, login_as):
+    """Only the login page makes a session; a forged or pre-upgrade cookie without the stamp is refused."""
+    login_as("auditor")
+    with client.session_transaction() as session:
+        del session["_pw_stamp"]
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
