@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
@@ -19,6 +18,7 @@ from core.auth.models import User
 from core.auth.permissions import public
 from core.db import db
 from core.i18n import SUPPORTED_LOCALES
+from core.redirects import safe_next
 from parties.models import Bank
 
 log = logging.getLogger(__name__)
@@ -96,21 +96,3 @@ def set_language(code: str):
         abort(404)
     session["lang"] = code
     return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
-
-
-def safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this site, else None: the switch must not be an open redirect.
-
-    Refused: absolute URLs (``http://evil``), scheme-relative ones (``//evil``), and backslashes or
-    control characters that browsers normalise into one of those (``/\\evil``).
-    """
-    if not target:
-        return None
-    if any(ch in target for ch in "\\") or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    if not target.startswith("/") or target.startswith("//"):
-        return None
-    return target

@@ -6,7 +6,6 @@ unit of work rolls back whatever a refused request might have flushed.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -30,24 +29,13 @@ from core.auth.services import (
 from core.db import db
 from core.errors import DomainError, TooManyRequests, Unauthorized
 from core.i18n import _
+from core.redirects import safe_next
 
 blueprint = Blueprint("auth", __name__)
 
 USERS_PER_PAGE = 50
 # Session keys that belong to the visitor rather than to the login, kept across login and logout.
 SESSION_KEYS_KEPT = ("lang",)
-
-
-def safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this site, else None (no open redirect to another host)."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
-        return None  # browsers read "/\evil.example" as "//evil.example"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def home_url() -> str:
