@@ -26,6 +26,7 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
 
     register_extensions(app)
     register_blueprints(app)
+    register_domain_hooks(app)
     register_error_handlers(app)
     register_unit_of_work(app)
     register_templates(app)
@@ -55,8 +56,10 @@ def import_models() -> None:
     import core.auth.models  # noqa: F401
     import core.ledger.models  # noqa: F401
     import core.policy.models  # noqa: F401
+    import funds.models  # noqa: F401
     import loans.models  # noqa: F401
     import parties.models  # noqa: F401
+    import risk.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -76,6 +79,10 @@ def register_blueprints(app: Flask) -> None:
     from loans.batch_views import blueprint as loans_batch_views
     from loans.api import blueprint as loans_api
     from loans.views import blueprint as loans_views
+    from funds.api import blueprint as seed_api
+    from funds.api import calendar_blueprint as calendar_api
+    from funds.views import blueprint as seed_views
+    from risk.api import blueprint as risk_api
 
     app.register_blueprint(home)
     app.register_blueprint(auth_views)
@@ -84,10 +91,27 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(progress_views)
     app.register_blueprint(loans_batch_views)
     app.register_blueprint(loans_views)
-    for blueprint in (auth_api, audit_api, parties_api, policy_api, enterprises_api, progress_api, loans_batch_api, loans_api):
+    app.register_blueprint(seed_views)
+    for blueprint in (
+        auth_api, audit_api, parties_api, policy_api, enterprises_api, progress_api, loans_batch_api, loans_api,
+        seed_api, calendar_api, risk_api,
+    ):
         # The API authenticates with bearer tokens only (never the session cookie), so CSRF cannot apply.
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
+
+
+def register_domain_hooks(app: Flask) -> None:
+    """Cross-domain reactions that the dependency rule keeps out of the domains themselves.
+
+    The risk pool decides each new loan's coverage (loans never imports risk). The hook lists are
+    module-level, so registering is idempotent across several apps in one process (tests).
+    """
+    from loans.services import loan_created_hooks
+    from risk.services.coverage import decide_coverage
+
+    if decide_coverage not in loan_created_hooks:
+        loan_created_hooks.append(decide_coverage)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,17 +1,27 @@
-"""Demonstration data: users of every role, partner banks (later issues add loans and fund activity).
+"""Demonstration data: users of every role, partner banks, enterprises with their ratings, and two
+years of knowledge-value loans (later issues add fund activity).
 
-Loaded through the same services as the product, so the demo obeys every rule it shows.
+Loaded through the same services as the product, so the demo obeys every rule it shows; drawn from a
+seeded random generator, so the same day gives the same data.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from datetime import date
 
+from core import clock
 from core.auth.models import User
 from core.auth.services import create_user
 from core.db import db
+from funds.demo import load_seed_demo
+from loans.demo import load_loans_demo
+from parties.demo import load_enterprises_demo
 from parties.services import create_bank
 
 DEMO_PASSWORD = "Demo2026pass"
+DEMO_SEED = 2026
+DEMO_ACTOR = "demo-loader"  # created_by of the demo's ratings, loans and movements (as the CLI's acting_as)
 
 DEMO_BANKS = (
     ("ICBC", "中国工商银行县支行"),
@@ -44,16 +54,23 @@ def demo_is_loaded() -> bool:
     return db.session.query(User.id).limit(1).first() is not None
 
 
-def load_demo() -> dict[str, int]:
-    """Create the demo records (flush only: the CLI command commits once)."""
+def load_demo(today: date | None = None, seed: int = DEMO_SEED) -> dict[str, int]:
+    """Create the demo records (flush only: the CLI command commits once), dated up to ``today``
+    (default and latest: ``core.clock.today()``)."""
+    today = today or clock.today()
+    rng = random.Random(seed)
     banks = {code: create_bank(name=name, code=code) for code, name in DEMO_BANKS}
+    users: dict[str, User] = {}
     for spec in DEMO_USERS:
         bank = banks[spec.bank_code] if spec.bank_code else None
-        create_user(
+        users[spec.username] = create_user(
             username=spec.username,
             password=DEMO_PASSWORD,
             role=spec.role,
             bank_id=bank.id if bank else None,
             display_name=spec.display_name,
         )
-    return {"banks": len(banks), "users": len(DEMO_USERS)}
+    registry = load_enterprises_demo(today=today, rng=rng, created_by=DEMO_ACTOR)
+    loans = load_loans_demo(banks, today=today, rng=rng, created_by=DEMO_ACTOR)
+    seed_fund = load_seed_demo(today=today, rng=rng, users=users, banks=banks, created_by=DEMO_ACTOR)
+    return {"banks": len(banks), "users": len(DEMO_USERS), **registry, **loans, **seed_fund}

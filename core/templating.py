@@ -48,6 +48,7 @@ NAVIGATION: list[NavItem] = [
     NavItem(_l("企业"), "parties.enterprises", ALL_ROLES),
     NavItem(_l("知识价值贷款"), "loans.index", ALL_ROLES),
     NavItem(_l("项目进度"), "progress.index", ALL_ROLES),
+    NavItem(_l("创业种子基金"), "seed.overview", ("fund_officer", "fund_manager", "auditor", "admin")),
     NavItem(_l("批量导入"), "loans_batch.batch_import", ("bank_liaison",)),
     NavItem(_l("贷款台账"), "loans_batch.tapes", ("bank_liaison",)),
     NavItem(_l("用户管理"), "auth.users", ("admin",)),

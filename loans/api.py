@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
+from marshmallow import validate
 
 from core.auth.permissions import roles_required
+from core.i18n import _l
 from loans import queries, services
+from loans.export import XLSX_MIMETYPE, ledger_download
 from loans.models import Loan
 from loans.permissions import LOAN_READERS, LOAN_WRITERS, acting_bank_id, writable_loan
 from loans.queries import LoanState
@@ -36,8 +40,9 @@ blueprint = Blueprint(
 BEARER = [{"bearerAuth": []}]
 
 COVERAGE_NOTE = (
-    "`covered` and `coverage_reason` are decided by the risk-compensation pool, which a later issue "
-    "builds: until then every loan reads `covered: false` and `coverage_reason: null`."
+    "`covered` is decided by the risk-compensation pool once, as of the contract date, by the policy in force "
+    "then; a loan the pool does not cover reads `covered: false` with a `coverage_reason` code "
+    "(`pool_underfunded`, `bank_suspended`, `leverage_cap`); a covered loan has `coverage_reason: null`."
 )
 IDEMPOTENCY_NOTE = (
     "Idempotent per `bank_ref` (unique per bank): the same reference with the same content answers 200 "
@@ -74,9 +79,9 @@ def loan_payload(loan: Loan, state: LoanState) -> dict[str, Any]:
         "days_past_due": state.days_past_due,
         "classification": state.classification.value,
         "classification_label": state.classification.label,
-        # Coverage belongs to the risk pool (a later issue); nothing is invented here.
-        "covered": False,
-        "coverage_reason": None,
+        # Decided by the risk pool when the loan was recorded (NULL, never decided, reads as not covered).
+        "covered": loan.covered is True,
+        "coverage_reason": loan.coverage_reason,
         "created_by": loan.created_by,
         "created_at": loan.created_at,
     }
@@ -225,3 +230,50 @@ def repayments_list(args: dict[str, Any], loan_id: int):
     start = (args["page"] - 1) * args["per_page"]
     return {"items": items[start : start + args["per_page"]], "total": len(items)}
 
+
+
+# -------------------------------------------------------------------------------------------- export
+
+
+class LoanExportQuerySchema(LoanQuerySchema):
+    """The list's filters (no paging: the ledger holds every matching loan) and the file format."""
+
+    class Meta:
+        exclude = ("page", "per_page")
+
+    format = ma.fields.String(
+        load_default="xlsx",
+        validate=validate.OneOf(["xlsx"], error=_l("应为以下之一：{choices}")),
+        metadata={"description": "File format: `xlsx` (Excel)"},
+    )
+
+
+@blueprint.route("/loans/export", methods=["GET"])
+@blueprint.doc(
+    security=BEARER,
+    summary="The loan ledger (台账) as an Excel file (a liaison: its own bank's loans only)",
+    description=(
+        "Same filters as `GET /loans` (`bank_id`, `enterprise_id`, `classification`, `status`, `q`, `as_of`), "
+        "every matching loan (no paging). One sheet: a title row (bank and as-of day), a header row, then one "
+        "row per loan: contract number, bank, enterprise, credit code, town, industry, principal, annual rate, "
+        "start and maturity dates, disbursed, repaid principal, outstanding principal, days past due, "
+        "classification and status as of the day. Amounts are numbers with two decimals."
+    ),
+    responses={
+        200: {
+            "description": "The ledger workbook",
+            "content": {XLSX_MIMETYPE: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+@roles_required(*LOAN_READERS)
+@blueprint.arguments(LoanExportQuerySchema, location="query")
+def loans_export(args: dict[str, Any]):
+    return ledger_download(
+        as_of=args["as_of"],
+        bank_id=args["bank_id"],
+        enterprise_id=args["enterprise_id"],
+        classification=args["classification"],
+        status=args["status"],
+        search=args["q"],
+    )

@@ -37,6 +37,8 @@ class Loan(db.Model):
         sa.CheckConstraint("disbursed_total >= 0 AND disbursed_total <= principal", name="disbursed_within_principal"),
         sa.CheckConstraint("repaid_principal >= 0 AND repaid_principal <= disbursed_total", name="repaid_within_disbursed"),
         sa.Index("ix_loans_bank_status", "bank_id", "status"),
+        # The risk pool's aggregates (covered outstanding, a bank's NPL ratio) read covered loans.
+        sa.Index("ix_loans_covered_bank", "covered", "bank_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +57,11 @@ class Loan(db.Model):
     disbursed_total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
     repaid_principal: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
     policy_id: Mapped[int] = mapped_column(sa.ForeignKey("policies.id"))
+    # Risk-pool coverage, decided once as of the contract date by the risk package (through
+    # ``loans.services.loan_created_hooks``; loans never imports risk). NULL: not decided.
+    # ``coverage_reason`` is a code (risk.coverage.COVERAGE_REASONS) when not covered, else NULL.
+    covered: Mapped[bool | None] = mapped_column(sa.Boolean())
+    coverage_reason: Mapped[str | None] = mapped_column(sa.String(32))
     created_by: Mapped[str] = mapped_column(sa.String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 

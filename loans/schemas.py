@@ -172,9 +172,12 @@ class LoanSchema(ma.Schema):
     classification = ma.fields.String(metadata={"description": "normal, special_mention, substandard, doubtful, loss"})
     classification_label = ma.fields.String()
     covered = ma.fields.Boolean(
-        metadata={"description": "Covered by the risk-compensation pool. Decided by the pool (a later issue): false for now"}
+        metadata={"description": "Covered by the risk-compensation pool (decided once, as of the contract date)"}
     )
-    coverage_reason = ma.fields.String(allow_none=True, metadata={"description": "Why not covered; null for now"})
+    coverage_reason = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Why not covered: pool_underfunded, bank_suspended or leverage_cap; null when covered"},
+    )
     created_by = ma.fields.String()
     created_at = ma.fields.AwareDateTime(format="iso")
 

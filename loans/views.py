@@ -23,6 +23,7 @@ from core.i18n import _, _l
 from core.money import InvalidAmount, parse_decimal_text
 from loans import queries, services
 from loans.dpd import Classification
+from loans.export import ledger_download
 from loans.permissions import LOAN_READERS, LOAN_WRITERS, acting_bank_id, can_write_loans, writable_loan
 from loans.queries import LOAN_STATES
 from parties.queries import active_bank_choices, find_enterprise_by_credit_code
@@ -317,3 +318,22 @@ def repay(loan_id: int):
         return redirect(url_for("loans.detail", loan_id=loan.id))
     status = 422 if form.errors else 200
     return render_template("loans/event_form.html", form=form, loan=loan, kind="repayment"), status
+
+
+# -------------------------------------------------------------------------------------------- export
+
+
+@blueprint.get("/loans/export.xlsx")
+@roles_required(*LOAN_READERS)
+def export_ledger():
+    """The loan ledger (台账) as Excel, with the list page's filters (a liaison: its own bank only)."""
+    classification = request.args.get("classification") or None
+    status = request.args.get("status") or None
+    return ledger_download(
+        as_of=_as_of_arg(),
+        # As on the list page: a liaison's bank is its own, whatever the query string says.
+        bank_id=None if current_user.is_liaison else _int_arg("bank_id"),
+        classification=classification if classification in {c.value for c in Classification} else None,
+        status=status if status in LOAN_STATES else None,
+        search=(request.args.get("q") or "").strip() or None,
+    )

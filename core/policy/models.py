@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
-from core.db import UTCDateTime, db
+from core.db import ScaledDecimal, UTCDateTime, db
 from core.money import Money
 
 GRADES = ("A", "B", "C", "D", "E")
 
-# The defaults of domain.md §1 and §3, in force from the programme's start.
+# The defaults of domain.md §1, §3 and §5, in force from the programme's start.
 DEFAULT_POLICY: dict[str, Any] = {
     "effective_from": date(2021, 1, 1),
     "credit_line_a": Decimal("5000000.00"),
@@ -42,6 +42,26 @@ DEFAULT_POLICY: dict[str, Any] = {
     "science_tech_target": 350,
     "high_tech_baseline": 24,
     "high_tech_target": 100,
+    # Seed fund (domain.md §1 and §5).
+    "seed_fund_size": Decimal("10000000.00"),
+    "seed_opening_disbursed": Decimal("6200000.00"),
+    "seed_max_amount": Decimal("300000.00"),
+    "seed_min_term_months": 1,
+    "seed_max_term_months": 24,
+    "seed_max_enterprise_age_years": 5,
+    "seed_min_expert_reviews": 3,
+    "seed_pass_mark": 60,
+    "seed_notice_working_days": 5,
+    # Risk-compensation pool (domain.md §4); ratios are exact decimals (ScaledDecimal, 6 places).
+    "risk_pool_commitment": Decimal("10000000.00"),
+    "risk_city_share": Decimal("0.40"),
+    "risk_county_share": Decimal("0.60"),
+    "risk_pool_share": Decimal("0.80"),
+    "risk_min_paid_in_ratio": Decimal("0.10"),
+    "risk_claim_trigger_dpd": 91,
+    "risk_breaker_warning": Decimal("0.05"),
+    "risk_breaker_suspend": Decimal("0.08"),
+    "risk_leverage_multiple": 10,
 }
 
 
@@ -59,6 +79,24 @@ class Policy(db.Model):
             name="dpd_tiers_ascend",
         ),
         sa.CheckConstraint("rating_valid_months > 0 AND max_term_months > 0", name="positive_terms"),
+        sa.CheckConstraint(
+            "seed_fund_size > 0 AND seed_opening_disbursed >= 0 AND seed_max_amount > 0 AND "
+            "seed_min_term_months >= 1 AND seed_max_term_months >= seed_min_term_months AND "
+            "seed_max_enterprise_age_years >= 0 AND seed_min_expert_reviews >= 1 AND "
+            "seed_pass_mark >= 0 AND seed_pass_mark <= 100 AND seed_notice_working_days >= 0",
+            name="seed_rules",
+        ),
+        # Ratios are stored as millionths (ScaledDecimal(6)): 1000000 is 1, 400000 is 0.40.
+        sa.CheckConstraint(
+            "risk_pool_commitment > 0 AND risk_city_share >= 0 AND risk_county_share >= 0 AND "
+            "risk_city_share + risk_county_share = 1000000 AND "
+            "risk_pool_share >= 0 AND risk_pool_share <= 1000000 AND "
+            "risk_min_paid_in_ratio >= 0 AND risk_min_paid_in_ratio <= 1000000 AND "
+            "risk_claim_trigger_dpd >= 1 AND risk_breaker_warning > 0 AND "
+            "risk_breaker_warning <= risk_breaker_suspend AND risk_breaker_suspend <= 1000000 AND "
+            "risk_leverage_multiple >= 1",
+            name="risk_rules",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +121,25 @@ class Policy(db.Model):
     science_tech_target: Mapped[int]
     high_tech_baseline: Mapped[int]
     high_tech_target: Mapped[int]
+    seed_fund_size: Mapped[Decimal] = mapped_column(Money())
+    seed_opening_disbursed: Mapped[Decimal] = mapped_column(Money())
+    seed_max_amount: Mapped[Decimal] = mapped_column(Money())
+    seed_min_term_months: Mapped[int]
+    seed_max_term_months: Mapped[int]
+    seed_max_enterprise_age_years: Mapped[int]
+    seed_min_expert_reviews: Mapped[int]
+    seed_pass_mark: Mapped[int]  # minimum average expert score, 0–100
+    seed_notice_working_days: Mapped[int]
+    # Risk-compensation pool (domain.md §4).
+    risk_pool_commitment: Mapped[Decimal] = mapped_column(Money())  # the pool's committed size
+    risk_city_share: Mapped[Decimal] = mapped_column(ScaledDecimal(6))  # city's part of the pool (0.40)
+    risk_county_share: Mapped[Decimal] = mapped_column(ScaledDecimal(6))  # county's part (0.60); sum is 1
+    risk_pool_share: Mapped[Decimal] = mapped_column(ScaledDecimal(6))  # pool's part of a claim (0.80)
+    risk_min_paid_in_ratio: Mapped[Decimal] = mapped_column(ScaledDecimal(6))  # paid-in before covering (0.10)
+    risk_claim_trigger_dpd: Mapped[int]  # a claim needs DPD at least this (91: non-performing)
+    risk_breaker_warning: Mapped[Decimal] = mapped_column(ScaledDecimal(6))  # NPL ratio warning level (0.05)
+    risk_breaker_suspend: Mapped[Decimal] = mapped_column(ScaledDecimal(6))  # NPL ratio suspension level (0.08)
+    risk_leverage_multiple: Mapped[int]  # covered exposure <= multiple x paid-in (10)
     note: Mapped[str] = mapped_column(sa.Text, default="")
     created_by: Mapped[str] = mapped_column(sa.String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

@@ -6,6 +6,8 @@ Money crosses as strings with two decimals ("5000000.00"), never JSON numbers.
 """
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -21,6 +23,8 @@ from core.policy.services import (
     DPD_TIER_FIELDS,
     MONEY_FIELDS,
     NOTE_MAX_LENGTH,
+    RATIO_FIELDS,
+    RATIO_PLACES,
 )
 
 MAX_PER_PAGE = 200
@@ -48,6 +52,24 @@ POLICY_LABELS: dict[str, Any] = {
     "science_tech_target": _l("科技型企业目标"),
     "high_tech_baseline": _l("高新技术企业基数"),
     "high_tech_target": _l("高新技术企业目标"),
+    "seed_fund_size": _l("种子基金规模"),
+    "seed_opening_disbursed": _l("种子基金期初累计放款"),
+    "seed_max_amount": _l("种子基金单笔借款上限"),
+    "seed_min_term_months": _l("种子基金最短期限（月）"),
+    "seed_max_term_months": _l("种子基金最长期限（月）"),
+    "seed_max_enterprise_age_years": _l("申请企业成立年限上限（年）"),
+    "seed_min_expert_reviews": _l("最少专家评审份数"),
+    "seed_pass_mark": _l("专家评审及格分"),
+    "seed_notice_working_days": _l("公示期（工作日）"),
+    "risk_pool_commitment": _l("风险补偿资金池认缴规模"),
+    "risk_city_share": _l("市级出资比例"),
+    "risk_county_share": _l("县级出资比例"),
+    "risk_pool_share": _l("资金池代偿比例"),
+    "risk_min_paid_in_ratio": _l("开始补偿所需最低到位比例"),
+    "risk_claim_trigger_dpd": _l("代偿申请起始逾期天数"),
+    "risk_breaker_warning": _l("熔断预警不良率"),
+    "risk_breaker_suspend": _l("熔断暂停不良率"),
+    "risk_leverage_multiple": _l("放大倍数上限"),
 }
 
 # How the pages group the numbers; a number in no group is shown under 其他.
@@ -67,6 +89,34 @@ POLICY_GROUPS: tuple[tuple[Any, tuple[str, ...]], ...] = (
             "science_tech_target",
             "high_tech_baseline",
             "high_tech_target",
+        ),
+    ),
+    (
+        _l("创业种子基金"),
+        (
+            "seed_fund_size",
+            "seed_opening_disbursed",
+            "seed_max_amount",
+            "seed_min_term_months",
+            "seed_max_term_months",
+            "seed_max_enterprise_age_years",
+            "seed_min_expert_reviews",
+            "seed_pass_mark",
+            "seed_notice_working_days",
+        ),
+    ),
+    (
+        _l("风险补偿资金池"),
+        (
+            "risk_pool_commitment",
+            "risk_city_share",
+            "risk_county_share",
+            "risk_pool_share",
+            "risk_min_paid_in_ratio",
+            "risk_claim_trigger_dpd",
+            "risk_breaker_warning",
+            "risk_breaker_suspend",
+            "risk_leverage_multiple",
         ),
     ),
 )
@@ -89,13 +139,44 @@ class Schema(ma.Schema):
     error_messages = {"unknown": _l("不是政策参数，不接受此字段"), "type": _l("请求体应为 JSON 对象")}
 
 
+# "0", "1", "0.4", "0.080000": a ratio between 0 and 1 with at most six decimals, plain ASCII digits.
+_RATIO = re.compile(r"(?:0(?:\.[0-9]{1,%d})?|1(?:\.0{1,%d})?)" % (RATIO_PLACES, RATIO_PLACES))
+
+
+class RatioField(ma.fields.Field):
+    """A ratio as a decimal string ("0.40"), parsed exactly into ``Decimal`` (never a float)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "type": "string",
+            "example": "0.40",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        # At least two decimals, no trailing zeros beyond them: 0.400000 -> "0.40", 0.123450 -> "0.12345".
+        two_places = value.quantize(Decimal("0.01"))
+        return format(two_places if two_places == value else value.normalize(), "f")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if not isinstance(value, str) or not _RATIO.fullmatch(value):
+            raise ma.ValidationError(str(_l('比例应为 0 到 1 之间、最多 6 位小数的字符串，例如 "0.40"')))
+        return Decimal(value)
+
+
 def _number_field(name: str) -> ma.fields.Field:
     """The marshmallow field of one policy number (optional on input: omitted numbers are copied)."""
     metadata = {"description": str(POLICY_LABELS.get(name, name))}
     if name in MONEY_FIELDS:
-        return AmountField(allow_zero=name == "program_opening", error_messages=REQUIRED, metadata=metadata)
+        allow_zero = name in ("program_opening", "seed_opening_disbursed")
+        return AmountField(allow_zero=allow_zero, error_messages=REQUIRED, metadata=metadata)
     if name in DATE_FIELDS:
         return ma.fields.Date(error_messages={**REQUIRED, "invalid": DATE_INVALID}, metadata=metadata)
+    if name in RATIO_FIELDS:
+        return RatioField(error_messages=REQUIRED, metadata=metadata)
     if name in BOOLEAN_FIELDS:
         return ma.fields.Boolean(error_messages={**REQUIRED, "invalid": _l("应为 true 或 false")}, metadata=metadata)
     return ma.fields.Integer(strict=True, error_messages={**REQUIRED, "invalid": _l("应为整数")}, metadata=metadata)

@@ -33,9 +33,20 @@ MAX_INTEGER = 2_147_483_647  # INTEGER columns on PostgreSQL; larger numbers are
 
 CREDIT_LINE_FIELDS = tuple(f"credit_line_{grade.lower()}" for grade in GRADES)
 DPD_TIER_FIELDS = ("special_mention_from_dpd", "substandard_from_dpd", "doubtful_from_dpd", "loss_from_dpd")
-MONEY_FIELDS = (*CREDIT_LINE_FIELDS, "program_target", "program_opening")
+SEED_MONEY_FIELDS = ("seed_fund_size", "seed_opening_disbursed", "seed_max_amount")
+MONEY_FIELDS = (*CREDIT_LINE_FIELDS, "program_target", "program_opening", *SEED_MONEY_FIELDS, "risk_pool_commitment")
 DATE_FIELDS = ("program_target_date",)
 BOOLEAN_FIELDS = ("count_opening_toward_target",)
+# Exact ratios between 0 and 1 with at most RATIO_PLACES decimals (ScaledDecimal columns).
+RATIO_FIELDS = (
+    "risk_city_share",
+    "risk_county_share",
+    "risk_pool_share",
+    "risk_min_paid_in_ratio",
+    "risk_breaker_warning",
+    "risk_breaker_suspend",
+)
+RATIO_PLACES = 6
 
 
 def policy_in_force(on: date) -> Policy:
@@ -157,6 +168,15 @@ def _type_error(name: str, value: Any) -> str | None:
     elif name in BOOLEAN_FIELDS:
         if not isinstance(value, bool):
             return _("应为 true 或 false")
+    elif name in RATIO_FIELDS:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (Decimal, int))
+            or not Decimal(value).is_finite()
+            or not 0 <= value <= 1
+            or Decimal(value) != Decimal(value).quantize(Decimal(1).scaleb(-RATIO_PLACES))
+        ):
+            return _("应为 0 到 1 之间、最多 6 位小数的比例")
     elif isinstance(value, bool) or not isinstance(value, int):
         return _("应为整数")
     elif abs(value) > MAX_INTEGER:
@@ -207,4 +227,50 @@ def policy_rule_errors(numbers: Mapping[str, Any]) -> dict[str, list[str]]:
     ):
         if numbers[name] < 0:
             errors.setdefault(name, []).append(_("不能为负数"))
+    errors_of_seed_fund(numbers, errors)
+    errors_of_risk_pool(numbers, errors)
     return errors
+
+
+def errors_of_seed_fund(numbers: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
+    """The seed fund's numbers (domain.md §5), mirror of the ``seed_rules`` CHECK constraint."""
+    for name in ("seed_fund_size", "seed_max_amount"):
+        if numbers[name] <= 0:
+            errors.setdefault(name, []).append(_("金额必须大于零"))
+    if numbers["seed_opening_disbursed"] < 0:
+        errors.setdefault("seed_opening_disbursed", []).append(_("金额不能为负数"))
+    if numbers["seed_min_term_months"] < 1:
+        errors.setdefault("seed_min_term_months", []).append(_("月数至少为 1"))
+    elif numbers["seed_max_term_months"] < numbers["seed_min_term_months"]:
+        errors.setdefault("seed_max_term_months", []).append(_("最长期限不能短于最短期限"))
+    if numbers["seed_min_expert_reviews"] < 1:
+        errors.setdefault("seed_min_expert_reviews", []).append(_("至少需要 1 份专家评审"))
+    if not 0 <= numbers["seed_pass_mark"] <= 100:
+        errors.setdefault("seed_pass_mark", []).append(_("及格分应在 0 到 100 之间"))
+    for name in ("seed_max_enterprise_age_years", "seed_notice_working_days"):
+        if numbers[name] < 0:
+            errors.setdefault(name, []).append(_("不能为负数"))
+
+
+def errors_of_risk_pool(numbers: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
+    """The risk pool's numbers (domain.md §4), mirror of the ``risk_rules`` CHECK constraint."""
+    if numbers["risk_pool_commitment"] <= 0:
+        errors.setdefault("risk_pool_commitment", []).append(_("金额必须大于零"))
+    for name in RATIO_FIELDS:
+        if not 0 <= numbers[name] <= 1:
+            errors.setdefault(name, []).append(_("比例应在 0 到 1 之间"))
+    if "risk_city_share" not in errors and "risk_county_share" not in errors:
+        if numbers["risk_city_share"] + numbers["risk_county_share"] != 1:
+            errors.setdefault("risk_county_share", []).append(_("市级与县级出资比例之和必须为 1"))
+    if numbers["risk_claim_trigger_dpd"] < 1:
+        errors.setdefault("risk_claim_trigger_dpd", []).append(_("逾期天数至少为 1 天"))
+    if "risk_breaker_warning" not in errors and numbers["risk_breaker_warning"] <= 0:
+        errors.setdefault("risk_breaker_warning", []).append(_("预警线必须大于零"))
+    if (
+        "risk_breaker_warning" not in errors
+        and "risk_breaker_suspend" not in errors
+        and numbers["risk_breaker_suspend"] < numbers["risk_breaker_warning"]
+    ):
+        errors.setdefault("risk_breaker_suspend", []).append(_("暂停线不能低于预警线"))
+    if numbers["risk_leverage_multiple"] < 1:
+        errors.setdefault("risk_leverage_multiple", []).append(_("放大倍数至少为 1"))

@@ -7,6 +7,7 @@ work rolls back anything the request might have flushed.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -47,6 +48,25 @@ class AmountInput(StringField):
         return "" if self.data is None else f"{self.data:f}"
 
 
+class RatioInput(StringField):
+    """A ratio typed by a person: "0.4" or "0.40" (between 0 and 1, at most six decimals)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = None
+        if valuelist and str(valuelist[0]).strip():
+            try:
+                self.data = Decimal(str(valuelist[0]).strip())
+            except InvalidOperation:
+                raise ValueError(_("比例应为 0 到 1 之间的小数，例如 0.40")) from None
+            if not self.data.is_finite():
+                raise ValueError(_("比例应为 0 到 1 之间的小数，例如 0.40"))
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return "" if self.data is None else f"{self.data.normalize():f}"
+
+
 def _field_for(name: str):
     """The form field of one policy number (every number is required: the form is prefilled)."""
     label = POLICY_LABELS.get(name, name)
@@ -55,6 +75,8 @@ def _field_for(name: str):
         return AmountInput(label, validators=[required], description=_l("单位：元，最多两位小数"))
     if name in services.DATE_FIELDS:
         return DateField(label, validators=[required])
+    if name in services.RATIO_FIELDS:
+        return RatioInput(label, validators=[required], description=_l("0 到 1 之间的小数（例如 0.40）"))
     if name in services.BOOLEAN_FIELDS:
         return BooleanField(label)
     return IntegerField(label, validators=[required])

@@ -2,6 +2,7 @@
 state as of a day (DPD, classification), without HTTP. The API and page tests reuse the helpers here."""
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
@@ -13,8 +14,9 @@ from core.db import db
 from core.errors import BusinessRuleError, NotFound, ValidationFailed
 from core.policy.models import DEFAULT_POLICY, Policy
 from loans import queries, services
+from loans.batch_format import DisbursementRow, RepaymentRow
 from loans.dpd import Classification
-from loans.models import Disbursement, Loan
+from loans.models import Disbursement, Loan, Repayment
 from tests.factories import BankFactory, EnterpriseFactory, LoanFactory, RatingFactory
 
 D = Decimal
@@ -567,3 +569,166 @@ def test_dpd_history_at_each_month_end(overdue_loan):
     assert history[-1].outstanding_principal == D("1000000.00")
     assert history[2].outstanding_principal == D("600000.00")  # after the repayment of 2025-12-01
     assert all(s == queries.loan_state(overdue_loan, s.as_of) for s in history)
+
+
+# ------------------------------------------------------------------------- the same rules, in bulk
+
+
+def position(**overrides) -> services.LoanPosition:
+    """An in-memory loan of 1,000,000.00 from START to MATURITY, nothing disbursed."""
+    values = dict(
+        loan_id=1,
+        contract_no="HT-001",
+        principal=D("1000000.00"),
+        disbursed_total=D("0.00"),
+        repaid_principal=D("0.00"),
+        status="contracted",
+        start_date=START,
+        maturity_date=MATURITY,
+        tranches=[],
+        repayments=[],
+    )
+    values.update(overrides)
+    return services.LoanPosition(**values)
+
+
+def test_the_rules_are_pure_functions_of_a_loan_position(app_ctx):
+    """No database: the single and the bulk services apply these same functions to a position."""
+    loan = position()
+    services.apply_disbursement(loan, D("600000.00"), date(2025, 3, 1))
+    assert (loan.disbursed_total, loan.status, loan.tranches) == (
+        D("600000.00"), "active", [(date(2025, 3, 1), D("600000.00"))]
+    )
+    with pytest.raises(BusinessRuleError, match="最多还可放款 ¥400,000.00"):
+        services.apply_disbursement(loan, D("400000.01"), date(2025, 3, 2))
+    with pytest.raises(BusinessRuleError, match="合同期限"):
+        services.apply_disbursement(loan, D("1.00"), MATURITY + timedelta(days=1))
+    assert loan.disbursed_total == D("600000.00")  # a refusal leaves the position as it was
+
+    services.apply_repayment(loan, D("100000.00"), date(2025, 4, 1), date(2025, 6, 30))
+    with pytest.raises(BusinessRuleError, match="早于首笔放款"):
+        services.apply_repayment(loan, D("1.00"), date(2025, 2, 28), date(2025, 6, 30))
+    # Dated before the recorded repayment of 04-01: 600,000 drawn, but 100,000 of it is repaid later.
+    assert services.repayable_on(loan, date(2025, 3, 15)) == D("500000.00")
+    services.apply_repayment(loan, D("500000.00"), date(2025, 5, 1), MATURITY + timedelta(days=1))
+    assert (loan.repaid_principal, loan.status) == (D("600000.00"), "repaid")  # all drawn repaid, past maturity
+    with pytest.raises(BusinessRuleError, match="已结清"):
+        services.apply_disbursement(loan, D("1.00"), date(2025, 5, 2))
+    with pytest.raises(ValueError):
+        services.apply_repayment(position(tranches=None), D("1.00"), date(2025, 4, 1), date(2025, 6, 30))
+
+    ref, errors = services.disbursement_field_errors(D("1.001"), date(2025, 7, 1), "  R1 ", date(2025, 6, 30))
+    assert ref == "R1" and set(errors) == {"amount", "disbursed_on"}
+    _ref, errors = services.repayment_field_errors(D("0.00"), D("0.00"), date(2025, 6, 1), "R2", date(2025, 6, 30))
+    assert errors == {"principal": ["还款本金与利息不能同时为零"]}
+
+
+def test_a_disbursement_batch_applies_the_single_rules_in_date_order_all_or_nothing(app_ctx, today):
+    bank, enterprise = BankFactory(), rated_enterprise()
+    loan = new_loan(bank, enterprise)
+    other = new_loan(bank, enterprise, contract_no="HT-002", principal=D("100000.00"))
+    old, _created = disburse(other, "1000.00", date(2025, 3, 1), "OLD")
+    rows = [
+        DisbursementRow(2, "HT-001", D("600000.00"), date(2025, 3, 5), "B1"),  # after row 3: only 500,000 left
+        DisbursementRow(3, "HT-001", D("500000.00"), date(2025, 3, 1), "B2"),
+        DisbursementRow(4, "HT-404", D("1.00"), date(2025, 3, 1), "B3"),  # not a loan of this bank
+        DisbursementRow(5, "HT-002", D("1.00"), date(2025, 7, 1), "B4"),  # in the future
+        DisbursementRow(6, "HT-002", D("2.00"), date(2025, 3, 1), "OLD"),  # recorded with other content
+        DisbursementRow(7, "HT-002", D("1000.00"), date(2025, 3, 1), "OLD"),  # the same event: no error
+    ]
+
+    with pytest.raises(ValidationFailed) as refused:
+        services.record_disbursements(bank.id, rows, "liaison")
+
+    errors = refused.value.errors
+    assert list(errors) == ["2", "4", "5", "6"]
+    assert errors["2"] == [
+        "第 2 行：超出合同本金：合同本金 ¥1,000,000.00，已放款 ¥500,000.00，最多还可放款 ¥500,000.00"
+    ]
+    assert errors["4"] == ["第 4 行：合同编号「HT-404」不是本行登记的贷款"]
+    assert errors["5"] == ["第 5 行：放款日期：日期不能晚于今天（2025-06-30）"]
+    assert "OLD" in errors["6"][0] and "内容不同" in errors["6"][0]
+    assert count(Disbursement) == 1 and (loan.disbursed_total, loan.status) == (D("0.00"), "contracted")
+
+    rows[0] = DisbursementRow(2, "HT-001", D("400000.00"), date(2025, 3, 5), "B1")
+    result = services.record_disbursements(bank.id, [rows[0], rows[1], rows[5]], "liaison")
+
+    assert (result.created, result.duplicates) == (2, 1)
+    assert (result.total_amount, result.created_amount, result.total_interest) == (
+        D("901000.00"), D("900000.00"), None
+    )
+    assert [(line.row, line.created) for line in result.lines] == [(2, True), (3, True), (7, False)]
+    assert result.lines[2].record_id == old.id
+    assert (loan.disbursed_total, loan.status) == (D("900000.00"), "active")
+    assert sorted(d.bank_ref for d in loan.disbursements) == ["B1", "B2"]  # the loan reads its new tranches
+
+
+def test_a_reference_twice_in_one_batch_is_one_event(app_ctx, today):
+    bank, enterprise = BankFactory(), rated_enterprise()
+    new_loan(bank, enterprise)
+    same = DisbursementRow(2, "HT-001", D("1.00"), date(2025, 3, 1), "TWICE")
+
+    result = services.record_disbursements(bank.id, [same, DisbursementRow(3, *astuple(same)[1:])], "liaison")
+
+    assert (result.created, result.duplicates) == (1, 1)
+    assert result.lines[0].record_id == result.lines[1].record_id
+    with pytest.raises(ValidationFailed) as refused:
+        services.record_disbursements(
+            bank.id, [DisbursementRow(2, "HT-001", D("2.00"), date(2025, 3, 1), "AGAIN"),
+                      DisbursementRow(3, "HT-001", D("3.00"), date(2025, 3, 1), "AGAIN")], "liaison"
+        )
+    assert list(refused.value.errors) == ["3"]
+
+
+def test_a_repayment_batch_judges_each_row_against_the_rows_before_it(app_ctx, today):
+    bank, enterprise = BankFactory(), rated_enterprise()
+    loan = new_loan(bank, enterprise)
+    disburse(loan, "500000.00", date(2025, 3, 1), "D1")
+    disburse(loan, "500000.00", date(2025, 5, 1), "D2")
+    repay(loan, "400000.00", date(2025, 4, 20), "R1")
+    rows = [
+        # 500,000 drawn on 04-01, but R1 (04-20) leaves room for 100,000 only: as test_repayment_never_exceeds...
+        RepaymentRow(2, "HT-001", D("100000.01"), D("0.00"), date(2025, 4, 1), "R0"),
+        RepaymentRow(3, "HT-001", D("0.00"), D("0.00"), date(2025, 5, 2), "R2"),
+        RepaymentRow(4, "HT-001", D("600000.00"), D("10.00"), date(2025, 5, 2), "R3"),  # the whole principal
+        RepaymentRow(5, "HT-001", D("0.00"), D("1.00"), date(2025, 5, 3), "R4"),  # ... so the loan is repaid by now
+    ]
+
+    with pytest.raises(ValidationFailed) as refused:
+        services.record_repayments(bank.id, rows, "liaison")
+
+    errors = refused.value.errors
+    assert list(errors) == ["2", "3", "5"]
+    assert "最多可还 ¥100,000.00" in errors["2"][0]
+    assert errors["3"] == ["第 3 行：还款本金：还款本金与利息不能同时为零"]
+    assert "已结清" in errors["5"][0]
+    assert count(Repayment) == 1 and (loan.repaid_principal, loan.status) == (D("400000.00"), "active")
+
+    fixed = [
+        RepaymentRow(2, "HT-001", D("100000.00"), D("0.00"), date(2025, 4, 1), "R0"),
+        RepaymentRow(4, "HT-001", D("500000.00"), D("10.00"), date(2025, 5, 2), "R3"),  # what R0 leaves
+    ]
+    result = services.record_repayments(bank.id, fixed, "liaison")
+
+    assert (result.created, result.total_amount, result.total_interest) == (2, D("600000.00"), D("10.00"))
+    assert (loan.repaid_principal, loan.status) == (D("1000000.00"), "repaid")
+
+
+def test_a_batch_beyond_one_in_list_locks_and_reads_in_chunks(app_ctx, today, monkeypatch):
+    """Past ``IN_LIST_MAX`` loans the ids are resolved first and locked chunk by chunk in id order."""
+    monkeypatch.setattr(services, "IN_LIST_MAX", 2)
+    bank, enterprise = BankFactory(), rated_enterprise(grade="A", line="5000000.00")
+    loans = [new_loan(bank, enterprise, contract_no=f"HT-{n}", principal=D("100000.00")) for n in range(5)]
+    for loan in loans[:2]:
+        disburse(loan, "100.00", date(2025, 3, 1), f"{loan.contract_no}-OLD")
+    rows = [DisbursementRow(n + 2, f"HT-{n}", D("100.00"), date(2025, 3, 1), f"HT-{n}-OLD") for n in range(5)]
+
+    result = services.record_disbursements(bank.id, rows, "liaison")
+
+    assert (result.created, result.duplicates) == (3, 2)
+    assert [loan.disbursed_total for loan in loans] == [D("100.00")] * 5
+    repaid = services.record_repayments(
+        bank.id, [RepaymentRow(n + 2, f"HT-{n}", D("100.00"), D("0.00"), date(2025, 3, 2), f"P{n}") for n in range(5)],
+        "liaison",
+    )
+    assert repaid.created == 5 and all(loan.repaid_principal == D("100.00") for loan in loans)

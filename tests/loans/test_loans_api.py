@@ -85,7 +85,8 @@ def test_liaison_records_a_loan_for_its_own_bank(client, liaison, enterprise_id,
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["status"] == "contracted" and body["lifecycle_status"] == "contracted"
-    assert body["covered"] is False and body["coverage_reason"] is None
+    # Nothing is paid into the risk pool here, so the pool does not cover the loan (risk.services.coverage).
+    assert body["covered"] is False and body["coverage_reason"] == "pool_underfunded"
     assert body["bank_id"] == user.bank_id
     assert (body["principal"], body["annual_rate"], body["disbursed_total"], body["outstanding_principal"]) == (
         "1000000.00", "0.0345", "0.00", "0.00",
