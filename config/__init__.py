@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from config.settings import INSTANCE_DIR, PROJECT_ROOT, settings_for
+from config.settings import INSTANCE_DIR, PROJECT_ROOT, engine_options, settings_for
 
 
 def create_app(env: str | None = None, **overrides: Any) -> Flask:
@@ -22,6 +22,9 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     )
     app.config.from_object(settings)
     app.config.update(overrides)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(app.config["SQLALCHEMY_DATABASE_URI"]), **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+    }
     INSTANCE_DIR.mkdir(exist_ok=True)
 
     register_extensions(app)
@@ -31,6 +34,8 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     register_unit_of_work(app)
     register_templates(app)
     register_cli(app)
+    register_jobs(app)
+    register_scheduler(app)
     return app
 
 
@@ -54,7 +59,11 @@ def import_models() -> None:
     """Every model module, so metadata (and Alembic) sees the whole schema."""
     import core.audit.models  # noqa: F401
     import core.auth.models  # noqa: F401
+    import core.documents.models  # noqa: F401
+    import core.jobs.models  # noqa: F401
     import core.ledger.models  # noqa: F401
+    import core.periods  # noqa: F401
+    import core.reconciliation  # noqa: F401
     import core.policy.models  # noqa: F401
     import funds.models  # noqa: F401
     import loans.models  # noqa: F401
@@ -83,6 +92,13 @@ def register_blueprints(app: Flask) -> None:
     from funds.api import calendar_blueprint as calendar_api
     from funds.views import blueprint as seed_views
     from risk.api import blueprint as risk_api
+    from core.documents.api import blueprint as documents_api
+    from core.documents.views import blueprint as documents_views
+    from core.jobs.api import blueprint as jobs_api
+    from core.jobs.views import blueprint as jobs_views
+    from risk.views import blueprint as risk_views
+    from config.reconciliation_api import blueprint as reconciliation_api
+    from config.reconciliation_views import blueprint as reconciliation_views
 
     app.register_blueprint(home)
     app.register_blueprint(auth_views)
@@ -92,9 +108,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(loans_batch_views)
     app.register_blueprint(loans_views)
     app.register_blueprint(seed_views)
+    app.register_blueprint(documents_views)
+    app.register_blueprint(jobs_views)
+    app.register_blueprint(risk_views)
+    app.register_blueprint(reconciliation_views)
     for blueprint in (
         auth_api, audit_api, parties_api, policy_api, enterprises_api, progress_api, loans_batch_api, loans_api,
-        seed_api, calendar_api, risk_api,
+        seed_api, calendar_api, risk_api, jobs_api, reconciliation_api, documents_api,
     ):
         # The API authenticates with bearer tokens only (never the session cookie), so CSRF cannot apply.
         csrf.exempt(blueprint)
@@ -112,6 +132,11 @@ def register_domain_hooks(app: Flask) -> None:
 
     if decide_coverage not in loan_created_hooks:
         loan_created_hooks.append(decide_coverage)
+
+    # On-demand statements need every domain; core.documents calls whatever is registered.
+    from config.documents_jobs import register_statement_builder
+
+    register_statement_builder()
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -136,3 +161,17 @@ def register_cli(app: Flask) -> None:
     from config.cli import register_commands
 
     register_commands(app)
+
+
+def register_jobs(app: Flask) -> None:
+    """The scheduled jobs, by name, for the scheduler, ``flask jobs run``, the API and the jobs page."""
+    from config.jobs import register_jobs as register
+
+    register()
+
+
+def register_scheduler(app: Flask) -> None:
+    """The in-process scheduler of ``make run`` (SCHEDULER_IN_PROCESS); never in tests or ``flask`` commands."""
+    from config.scheduler import register_scheduler as register
+
+    register(app)

@@ -34,7 +34,10 @@ def demo_load(if_empty: bool) -> None:
 def register_commands(app: Flask) -> None:
     from core.audit.cli import audit_cli
     from core.auth.cli import users_cli
+    from config.jobs_cli import jobs_cli, scheduler_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(scheduler_cli)

@@ -39,6 +39,7 @@ from core import clock
 from core.db import db
 from core.errors import NotFound, ValidationFailed
 from core.i18n import _
+from core.periods import ensure_period_open
 from core.tabular import Table, TableError, read_table
 from loans.batch_format import (
     DISBURSEMENT_LAYOUT,
@@ -230,8 +231,13 @@ def upload_tape(bank_id: int, period: str, data: bytes, filename: str, uploaded_
     The file must be readable, carry the tape layout and every row must be valid (422 with
     every bad row by number otherwise, nothing stored). Rows are stored as the bank
     reported them: comparing them with our loans is the monthly reconciliation's job.
+
+    A tape is not a dated business record but the evidence of one month's reconciliation; once
+    that month is signed off (closed) its result is final, so a new version for it is refused
+    (409, core.periods) - a correction belongs in the open month's tape.
     """
     period = check_period(period)
+    ensure_period_open(period, "period")  # a closed month's reconciliation is final: no new tape (409)
     table = _read(data, filename, MAX_TAPE_ROWS)
     rows, errors = _parse(parse_tape_rows, table)
     if errors:

@@ -158,3 +158,25 @@ class BankTapeRow(db.Model):
     days_past_due: Mapped[int]
 
     tape = relationship(BankTape, back_populates="rows")
+
+
+class LoanDpdSnapshot(db.Model):
+    """A loan's days past due and classification on a day, stored by the daily job (loans.jobs).
+
+    One row per loan and day (UNIQUE): running the job again for a day rewrites the same rows.
+    """
+
+    __tablename__ = "loan_dpd_snapshots"
+    __audit__ = False  # derived figures, rewritable from the loans' records; tens of thousands a day
+    __table_args__ = (
+        sa.UniqueConstraint("loan_id", "day"),
+        sa.Index("ix_loan_dpd_snapshots_day_bank", "day", "bank_id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    loan_id: Mapped[int] = mapped_column(sa.ForeignKey("loans.id"))
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("banks.id"))
+    day: Mapped[date]
+    dpd: Mapped[int]
+    classification: Mapped[str] = mapped_column(sa.String(16))
+    outstanding_principal: Mapped[Decimal] = mapped_column(Money())

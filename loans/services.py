@@ -51,6 +51,7 @@ from core.db import db, is_postgresql
 from core.errors import BusinessRuleError, NotFound, ValidationFailed
 from core.i18n import _, _l
 from core.money import format_cny, to_fen
+from core.periods import ensure_open
 from core.policy.services import policy_in_force
 from loans.batch_format import RowError, errors_by_row
 from loans.models import Disbursement, Loan, LoanStatus, Repayment
@@ -213,6 +214,7 @@ def create_loan(
     over the credit line, term beyond the policy's maximum, contract number already used by the bank,
     bank deactivated. Nothing is written when refused.
     """
+    ensure_open(start_date, "start_date")  # 409 in a closed month (core.periods), before any lock
     errors: dict[str, list[str]] = {}
     clean_contract = _check_text(contract_no, "contract_no", _("合同编号"), CONTRACT_NO_MAX_LENGTH, errors)
     if (problem := _amount_error(principal, allow_zero=False)) is not None:
@@ -554,6 +556,7 @@ def record_disbursement(
     in the future; 409 beyond the principal, outside start..maturity, on a repaid loan.
     The first tranche makes a contracted loan active.
     """
+    ensure_open(disbursed_on, "disbursed_on")  # 409 in a closed month (core.periods), before any lock
     ref, errors = disbursement_field_errors(amount, disbursed_on, bank_ref, clock.today())
     _raise_if(errors)
 
@@ -593,6 +596,7 @@ def record_repayment(
     on any later date, given the repayments already recorded). Makes the loan repaid when its whole
     principal is repaid, or everything disbursed is repaid and the loan is past maturity.
     """
+    ensure_open(paid_on, "paid_on")  # 409 in a closed month (core.periods), before any lock
     today = clock.today()
     ref, errors = repayment_field_errors(principal, interest, paid_on, bank_ref, today)
     _raise_if(errors)
@@ -859,6 +863,7 @@ def _apply_bulk(
             continue
         submitted = (loan.id, *kind.content(row))
         try:
+            ensure_open(kind.on(row))  # a row dated in a closed month is a row error (core.periods)
             if (previous := known.get(ref)) is not None:
                 kind.check_replay(ref, previous.content, submitted)
                 applied.append(_Applied(row, ref, loan.id, previous, created=False))

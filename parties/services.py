@@ -37,6 +37,7 @@ from core import clock
 from core.db import db
 from core.errors import BusinessRuleError, ValidationFailed
 from core.i18n import _
+from core.periods import ensure_open
 from core.policy.models import GRADES
 from core.policy.services import policy_in_force
 from parties.credit_code import InvalidCreditCode, validate_credit_code
@@ -211,8 +212,10 @@ def rate_enterprise(enterprise: Enterprise, grade: str, rated_on: date, created_
 
     The credit line and the validity are those of the policy in force on ``rated_on`` and are
     stored with the rating (with the policy's id). 422 for an unknown grade or a date in the
-    future or before the registration date; 409 when the enterprise already has a rating that day.
+    future or before the registration date; 409 when the enterprise already has a rating that day
+    or ``rated_on`` lies in a closed month (core.periods).
     """
+    ensure_open(rated_on, "rated_on")
     errors: dict[str, list[str]] = {}
     clean_grade = grade.strip().upper() if isinstance(grade, str) else ""
     if clean_grade not in GRADES:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 import time
 from datetime import date
@@ -770,7 +771,9 @@ def test_a_batch_sends_the_same_statements_for_ten_rows_and_for_three_hundred(ap
         seen: Counter[str] = Counter()
 
         def count_statement(_conn, _cursor, statement, *_args) -> None:
-            seen[statement.split(None, 1)[0].upper()] += 1
+            # The batch's own statements (another package's once-per-transaction check is not one).
+            if re.search(r"\b(loans|disbursements)\b", statement):
+                seen[statement.split(None, 1)[0].upper()] += 1
 
         sa.event.listen(db.engine, "before_cursor_execute", count_statement)
         try:
