@@ -60,7 +60,7 @@ from core.reconciliation import sign_off as close_with_sign_off
 from funds import accounts as seed_accounts
 from funds.models import SeedContribution, SeedLoan, SeedRecovery, SeedRepayment
 from loans.models import BankTape, BankTapeRow, Disbursement, Loan, Repayment
-from loans.queries import _dpd_sql
+from loans.queries import dpd_sql
 from parties.models import Bank, Enterprise
 from risk import accounts as pool_accounts
 from risk.models import ClaimStatus, RiskClaim, RiskContribution, RiskRecovery
@@ -375,8 +375,8 @@ def _system_side(end: date, banks: sa.ColumnElement[bool]) -> sa.Subquery:
     """The loans (of the banks ``banks`` selects) contracted by ``end`` with principal disbursed and repaid and DPD as of ``end``.
 
     The figures are the loans' running totals less what is dated after ``end`` - the rule of
-    ``loans.queries._as_of_sums`` - summed here in two grouped subqueries joined once instead of two
-    correlated subqueries per loan, and DPD is ``loans.queries._dpd_sql`` over them.
+    ``loans.queries.as_of_sums`` - summed here in two grouped subqueries joined once instead of two
+    correlated subqueries per loan, and DPD is ``loans.queries.dpd_sql`` over them.
     """
     later_disbursed = _later_sum(Disbursement, Disbursement.amount, Disbursement.disbursed_on, end, "later_disbursed")
     later_repaid = _later_sum(Repayment, Repayment.principal, Repayment.paid_on, end, "later_repaid")
@@ -391,7 +391,7 @@ def _system_side(end: date, banks: sa.ColumnElement[bool]) -> sa.Subquery:
             disbursed.label("disbursed"),
             repaid.label("repaid"),
             sa.type_coerce(disbursed - repaid, Money()).label("outstanding"),
-            _dpd_sql(end, disbursed, repaid).label("dpd"),
+            dpd_sql(end, disbursed, repaid).label("dpd"),
         )
         .join(Enterprise, Enterprise.id == Loan.enterprise_id)
         .outerjoin(later_disbursed, later_disbursed.c.loan_id == Loan.id)
@@ -440,7 +440,7 @@ def tape_comparison(period: str) -> sa.CompoundSelect:
     disbursed = sa.type_coerce(Loan.disbursed_total - sa.func.coalesce(later_disbursed.c.amount, 0), Money())
     repaid = sa.type_coerce(Loan.repaid_principal - sa.func.coalesce(later_repaid.c.amount, 0), Money())
     outstanding = sa.type_coerce(disbursed - repaid, Money())
-    dpd = _dpd_sql(end, disbursed, repaid)
+    dpd = dpd_sql(end, disbursed, repaid)
     from_tape = (
         sa.select(
             tape.c.bank_id.label("bank_id"),

@@ -159,7 +159,7 @@ def ledger_rows(
     chunk_size = chunk_size or CHUNK_SIZE
     thresholds = queries.thresholds_on(as_of)
     # The list page's own query, so the ledger and the list can never disagree on what a filter means.
-    query, disbursed, repaid = queries._list_query(  # noqa: SLF001 - same package, shared on purpose
+    query, disbursed, repaid = queries.list_query(
         as_of=as_of,
         thresholds=thresholds,
         bank_id=bank_id,

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.db import db, is_postgresql
 from core.money import Money
 from loans.models import Disbursement, Loan, LoanDpdSnapshot, Repayment
-from loans.queries import _classification_sql, _dpd_sql, thresholds_on
+from loans.queries import classification_sql, dpd_sql, thresholds_on
 
 __all__ = ["SNAPSHOT_CHUNK", "store_dpd_snapshots"]
 
@@ -84,9 +84,9 @@ def store_dpd_snapshots(
         chunk = ids[start : start + chunk_size]
         disbursed, repaid, later = _as_of_totals(day, chunk[0], chunk[-1])
         outstanding = disbursed - repaid
-        dpd = _dpd_sql(day, disbursed, repaid)
+        dpd = dpd_sql(day, disbursed, repaid)
         rows = (
-            sa.select(Loan.id, sa.literal(day, sa.Date()), dpd, _classification_sql(dpd, thresholds), Loan.bank_id, outstanding)
+            sa.select(Loan.id, sa.literal(day, sa.Date()), dpd, classification_sql(dpd, thresholds), Loan.bank_id, outstanding)
             .select_from(later)
             .where(Loan.id.between(chunk[0], chunk[-1]), Loan.start_date <= day, Loan.disbursed_total > 0, outstanding > 0)
         )

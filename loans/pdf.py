@@ -107,7 +107,7 @@ class BankStatementData:
 
 def _states_on(bank_id: int, day: date) -> list[tuple[Loan, queries.LoanState]]:
     """Every loan of the bank contracted on or before ``day`` with its state that day (one query)."""
-    disbursed, repaid = queries._as_of_sums(day)  # noqa: SLF001 - the package's own as-of expressions
+    disbursed, repaid = queries.as_of_sums(day)
     thresholds = queries.thresholds_on(day)
     rows = db.session.execute(
         sa.select(Loan, disbursed, repaid)

@@ -130,7 +130,7 @@ def state_from_totals(
 ) -> LoanState:
     """The state of ``loan`` on ``as_of`` from its principal disbursed and repaid up to that day.
 
-    The one place these rules live in Python; :func:`_state_sql` and :func:`_classification_sql` say
+    The one place these rules live in Python; :func:`_state_sql` and :func:`classification_sql` say
     the same in SQL for list filters.
     """
     outstanding = disbursed - repaid
@@ -161,7 +161,7 @@ def state_from_totals(
 
 def _totals_on(loan: Loan, day: date) -> tuple[Decimal, Decimal]:
     """Principal disbursed and repaid on or before ``day``: the running totals less what is dated later
-    (see :func:`_as_of_sums`), from the loan's loaded tranches and repayments."""
+    (see :func:`as_of_sums`), from the loan's loaded tranches and repayments."""
     disbursed = loan.disbursed_total - sum((d.amount for d in loan.disbursements if d.disbursed_on > day), ZERO)
     repaid = loan.repaid_principal - sum((r.principal for r in loan.repayments if r.paid_on > day), ZERO)
     return disbursed, repaid
@@ -202,7 +202,7 @@ def loan_states(loans: Sequence[Loan], as_of: date | None = None) -> dict[int, L
     ids = [loan.id for loan in loans]
     if not ids:
         return {}
-    disbursed, repaid = _as_of_sums(as_of)
+    disbursed, repaid = as_of_sums(as_of)
     totals = {
         loan_id: (d, r)
         for loan_id, d, r in db.session.execute(sa.select(Loan.id, disbursed, repaid).where(Loan.id.in_(ids)))
@@ -238,7 +238,7 @@ def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str
     return f"CAST(julianday({compiler.process(later, **kw)}) - julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
 
 
-def _as_of_sums(as_of: date) -> tuple[sa.ColumnElement[Decimal], sa.ColumnElement[Decimal]]:
+def as_of_sums(as_of: date) -> tuple[sa.ColumnElement[Decimal], sa.ColumnElement[Decimal]]:
     """Principal disbursed and repaid on or before ``as_of``, as expressions over ``Loan``.
 
     The running totals less the tranches and repayments dated after the day (correlated subqueries):
@@ -265,7 +265,7 @@ def _as_of_sums(as_of: date) -> tuple[sa.ColumnElement[Decimal], sa.ColumnElemen
     return disbursed.label("disbursed_as_of"), repaid.label("repaid_as_of")
 
 
-def _dpd_sql(as_of: date, disbursed: sa.ColumnElement, repaid: sa.ColumnElement) -> sa.ColumnElement[int]:
+def dpd_sql(as_of: date, disbursed: sa.ColumnElement, repaid: sa.ColumnElement) -> sa.ColumnElement[int]:
     """DPD of a bullet loan: as_of − maturity while principal is outstanding after maturity, else 0."""
     day = sa.literal(as_of, sa.Date())
     return sa.case(
@@ -274,7 +274,7 @@ def _dpd_sql(as_of: date, disbursed: sa.ColumnElement, repaid: sa.ColumnElement)
     )
 
 
-def _classification_sql(dpd: sa.ColumnElement[int], thresholds: ClassificationThresholds) -> sa.ColumnElement[str]:
+def classification_sql(dpd: sa.ColumnElement[int], thresholds: ClassificationThresholds) -> sa.ColumnElement[str]:
     """:func:`loans.dpd.classify` as a CASE over the thresholds of the day's policy."""
     return sa.case(
         (dpd >= thresholds.loss_from, Classification.LOSS.value),
@@ -304,7 +304,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _list_query(
+def list_query(
     *,
     as_of: date,
     thresholds: ClassificationThresholds,
@@ -315,7 +315,7 @@ def _list_query(
     search: str | None,
     scoped: bool,
 ) -> tuple[sa.Select, sa.ColumnElement, sa.ColumnElement]:
-    disbursed, repaid = _as_of_sums(as_of)
+    disbursed, repaid = as_of_sums(as_of)
     query = sa.select(Loan)
     if scoped:
         query = scope_to_bank(query, Loan.bank_id)
@@ -330,8 +330,8 @@ def _list_query(
         )
         query = query.where(sa.or_(Loan.contract_no.ilike(pattern, escape="\\"), Loan.enterprise_id.in_(names)))
     if classification:
-        dpd = _dpd_sql(as_of, disbursed, repaid)
-        query = query.where(_classification_sql(dpd, thresholds) == classification)
+        dpd = dpd_sql(as_of, disbursed, repaid)
+        query = query.where(classification_sql(dpd, thresholds) == classification)
     if status:
         query = query.where(_state_sql(as_of, disbursed, repaid) == status)
     return query, disbursed, repaid
@@ -351,7 +351,7 @@ def _loans_with_states(
 ) -> tuple[list[tuple[Loan, LoanState]], int]:
     as_of = as_of or clock.today()
     thresholds = thresholds_on(as_of)
-    query, disbursed, repaid = _list_query(
+    query, disbursed, repaid = list_query(
         as_of=as_of,
         thresholds=thresholds,
         bank_id=bank_id,

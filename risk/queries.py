@@ -42,7 +42,7 @@ from core.money import Money
 from core.policy.models import Policy
 from core.policy.services import policy_in_force
 from loans.models import Loan
-from loans.queries import _as_of_sums, _dpd_sql, thresholds_on
+from loans.queries import as_of_sums, dpd_sql, thresholds_on
 from parties.models import Bank
 from risk import rules
 from risk.accounts import CASH, COMPENSATION, CONTRIBUTIONS, FUND, RECOVERIES
@@ -200,10 +200,10 @@ def cash_history(start: date, end: date) -> list[tuple[date, Decimal]]:
 
 def _covered_columns(as_of: date) -> tuple[sa.ColumnElement, sa.ColumnElement, sa.ColumnElement]:
     """(outstanding, exposure, non-performing) of one loan as of the day, as SQL over ``Loan``."""
-    disbursed, repaid = _as_of_sums(as_of)
+    disbursed, repaid = as_of_sums(as_of)
     outstanding = disbursed - repaid
     undrawn = sa.case((Loan.maturity_date >= as_of, Loan.principal - disbursed), else_=_MONEY_ZERO)
-    dpd = _dpd_sql(as_of, disbursed, repaid)
+    dpd = dpd_sql(as_of, disbursed, repaid)
     substandard_from = thresholds_on(as_of).substandard_from
     non_performing = sa.case((dpd >= substandard_from, outstanding), else_=_MONEY_ZERO)
     return outstanding, outstanding + undrawn, non_performing
