@@ -8,23 +8,19 @@ deleted). SQLite needs no such test: ``BEGIN IMMEDIATE`` (core/db.py) serialises
 """
 from __future__ import annotations
 
-import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from core.db import Session, db
-from core.errors import BusinessRuleError
+from core.db import db
 from core.ledger.queries import trial_balance
 from funds import queries, services
 from funds.models import SeedApplication, SeedLoan, SeedRepayment
-from tests.conftest import reset_schema
+from tests.races import fresh_database, session_on
+from tests.races import race as run_race
 from tests.factories import BankFactory, EnterpriseFactory, UserFactory
 
 D = Decimal
@@ -33,69 +29,12 @@ HOLD_SECONDS = 0.05  # each winner keeps its locks a moment, so the others reall
 
 @pytest.fixture
 def fresh_engine(app) -> Iterator[sa.Engine]:
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE (core/db.py): these races cannot happen there")
-    name = f"{engine.url.database}_seedrace_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    fresh = sa.create_engine(engine.url.set(database=name), pool_size=10, max_overflow=30)
-    try:
-        reset_schema(fresh)
-        yield fresh
-    finally:
-        fresh.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextmanager
-def session_on(app, engine: sa.Engine) -> Iterator[Session]:
-    """An app context whose ``db.session`` is a session of its own on ``engine``."""
-    with app.app_context():
-        session = Session(db=db, bind=engine)
-        db.session.registry.set(session)
-        try:
-            yield session
-        finally:
-            session.close()
-            db.session.registry.clear()
+    with fresh_database(app, "seedrace", pool_size=10, max_overflow=30) as engine:
+        yield engine
 
 
 def race(app, engine: sa.Engine, attempts: list[Callable[[], object]]) -> list[str]:
-    """Run every attempt at once, each in its own thread and session; "ok" (committed) or "refused"."""
-    barrier = threading.Barrier(len(attempts))
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-
-    def run(attempt: Callable[[], object]) -> None:
-        try:
-            with session_on(app, engine) as session:
-                session.execute(sa.text("SET LOCAL lock_timeout = '60s'"))
-                barrier.wait(timeout=30)
-                try:
-                    attempt()
-                except BusinessRuleError:
-                    session.rollback()
-                    outcomes.append("refused")
-                    return
-                time.sleep(HOLD_SECONDS)
-                session.commit()
-                outcomes.append("ok")
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
-    return sorted(outcomes)
+    return run_race(app, engine, attempts, hold_seconds=HOLD_SECONDS)
 
 
 def arrange(app, engine: sa.Engine, *, applications: int, cash: str) -> tuple[list[int], list[int]]:

@@ -26,7 +26,7 @@ from parties.models import Bank
 from tests.conftest import reset_schema
 from tests.factories import BankFactory, EnterpriseFactory, RatingFactory
 from tests.jobs.conftest import freeze_at
-from tests.loans.test_races import session_on
+from tests.races import session_on
 
 D = Decimal
 

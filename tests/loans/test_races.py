@@ -7,23 +7,18 @@ they write can never be deleted, so the suite's database stays clean). SQLite ne
 """
 from __future__ import annotations
 
-import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from core import clock
-from core.db import Session, db
-from core.errors import BusinessRuleError
+from core.db import db
 from loans import services
 from loans.models import Disbursement, Loan
-from tests.conftest import reset_schema
+from tests.races import fresh_database, session_on
+from tests.races import race as run_race
 from tests.factories import BankFactory, EnterpriseFactory, RatingFactory
 from tests.loans.test_loans import freeze_on
 
@@ -34,74 +29,13 @@ HOLD_SECONDS = 0.3  # each winner keeps its locks a moment, so the others really
 
 @pytest.fixture
 def fresh_engine(app) -> Iterator[sa.Engine]:
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE (core/db.py): these races cannot happen there")
-    name = f"{engine.url.database}_loanrace_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    fresh = sa.create_engine(engine.url.set(database=name), pool_size=5)
-    freeze_on(date(2026, 12, 1))
-    try:
-        reset_schema(fresh)
-        yield fresh
-    finally:
-        clock.freeze(None)
-        fresh.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextmanager
-def session_on(app, engine: sa.Engine) -> Iterator[Session]:
-    """An app context whose ``db.session`` is a session of its own on ``engine`` (not the test harness's)."""
-    with app.app_context():
-        session = Session(db=db, bind=engine)
-        db.session.registry.set(session)
-        try:
-            yield session
-        finally:
-            session.close()
-            db.session.registry.clear()
+    with fresh_database(app, "loanrace", pool_size=5, max_overflow=10) as engine:
+        freeze_on(date(2026, 12, 1))
+        yield engine
 
 
 def race(app, engine: sa.Engine, attempts: list[Callable[[], object]]) -> list[str]:
-    """Run each attempt in its own thread and session, all released at once; each commits if it succeeds.
-
-    Returns "ok" or "refused" per attempt; anything else fails the test.
-    """
-    barrier = threading.Barrier(len(attempts))
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-
-    def run(attempt: Callable[[], object]) -> None:
-        try:
-            with session_on(app, engine) as session:
-                session.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
-                barrier.wait(timeout=10)
-                try:
-                    attempt()
-                except BusinessRuleError:
-                    session.rollback()
-                    outcomes.append("refused")
-                    return
-                time.sleep(HOLD_SECONDS)
-                session.commit()
-                outcomes.append("ok")
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
-    return sorted(outcomes)
+    return run_race(app, engine, attempts, hold_seconds=HOLD_SECONDS)
 
 
 def arrange(app, engine: sa.Engine, *, line: str = "4000000.00", loans: int = 1) -> tuple[list[int], int, int]:
