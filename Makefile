@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test setup catalogs migrate demo messages clean
+.PHONY: run test setup catalogs migrate demo messages clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ test: setup
 		echo "== PostgreSQL: $$TEST_DATABASE_URL =="; \
 		$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
 	fi
+
+# One benchmark, e.g. `make bench NAME=pdf` or `make bench NAME=reconciliation ARGS="--database-url ..."`.
+# bench/requirements.txt holds what only the benchmarks compare against (never needed to run the product).
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: setup $(VENV)/.bench-installed
+	@test -n "$(NAME)" || { echo "usage: make bench NAME=<script in bench/> [ARGS=...]"; exit 2; }
+	$(BIN)/python bench/$(NAME).py $(ARGS)
 
 # Re-extract translatable strings after changing the interface, then translate translations/en.
 messages: $(VENV)/.installed
