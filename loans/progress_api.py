@@ -17,6 +17,7 @@ from core.auth.models import ROLE_VALUES
 from core.auth.permissions import roles_required
 from core.i18n import _l
 from core.money import AmountField
+from core.replica import reads_from_replica
 from loans.progress import program_timeline, visible_progress
 
 blueprint = Blueprint(
@@ -121,6 +122,7 @@ class ProgressTimelineSchema(ma.Schema):
 @blueprint.response(200, ProgramProgressSchema)
 @roles_required(*ROLE_VALUES)
 @blueprint.arguments(ProgressAsOfQuerySchema, location="query")
+@reads_from_replica
 def progress_get(args: dict[str, Any]):
     return visible_progress(args["as_of"] or clock.today())
 
@@ -130,6 +132,7 @@ def progress_get(args: dict[str, Any]):
 @blueprint.response(200, ProgressTimelineSchema)
 @roles_required(*ROLE_VALUES)
 @blueprint.arguments(ProgressAsOfQuerySchema, location="query")
+@reads_from_replica
 def progress_timeline(args: dict[str, Any]):
     timeline = program_timeline(args["as_of"] or clock.today())
     return {**asdict(timeline), "total": len(timeline.items)}

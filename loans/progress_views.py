@@ -18,6 +18,7 @@ from core.auth.models import ROLE_VALUES
 from core.auth.permissions import roles_required
 from core.i18n import _
 from core.money import FEN
+from core.replica import reads_from_replica
 from loans.progress import Breakdown, Progress, Timeline, TimelinePoint, program_timeline, visible_progress
 
 blueprint = Blueprint("progress", __name__)
@@ -108,6 +109,7 @@ def chart_data(progress: Progress, timeline: Timeline) -> dict[str, dict[str, An
 
 @blueprint.get("/progress")
 @roles_required(*ROLE_VALUES)
+@reads_from_replica
 def index():
     as_of = _as_of_from_request()
     progress = visible_progress(as_of)
