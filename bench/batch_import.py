@@ -119,7 +119,10 @@ def build(rows: int) -> tuple[int, bytes, date]:
 
 def floor(bank_id: int, rows: int, start: date) -> float:
     """The same writes as raw Core executemany (no checks, no audit, no ORM), rolled back."""
-    loan_ids = db.session.scalars(sa.select(Loan.id).where(Loan.bank_id == bank_id).order_by(Loan.id)).all()
+    loans = db.session.execute(
+        sa.select(Loan.id, Loan.enterprise_id).where(Loan.bank_id == bank_id).order_by(Loan.id)
+    ).all()
+    loan_ids = [loan_id for loan_id, _enterprise_id in loans]
     db.session.close()  # the session's transaction would hold SQLite's write lock
     now = clock.now()
     began = time.perf_counter()
@@ -130,13 +133,15 @@ def floor(bank_id: int, rows: int, start: date) -> float:
                 {
                     "loan_id": loan_id,
                     "bank_id": bank_id,
+                    "enterprise_id": enterprise_id,  # the tranche's stored borrower and grade, as the product writes
+                    "grade": "A",
                     "amount": PRINCIPAL,
                     "disbursed_on": start,
                     "bank_ref": f"FLOOR{n:08d}",
                     "created_by": "bench",
                     "created_at": now,
                 }
-                for n, loan_id in enumerate(loan_ids[:rows])
+                for n, (loan_id, enterprise_id) in enumerate(loans[:rows])
             ],
         )
         connection.execute(

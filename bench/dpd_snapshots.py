@@ -70,7 +70,8 @@ def build(engine: sa.Engine, loans: int) -> None:
                     "start_date": begin, "maturity_date": begin + timedelta(days=200 + n % 120), "status": "active",
                     "disbursed_total": Decimal("100000.00"), "repaid_principal": repaid, "policy_id": policy_id,
                 })
-                tranches.append({"loan_id": n + 1, "bank_id": bank_ids[n % 5], "amount": Decimal("100000.00"),
+                tranches.append({"loan_id": n + 1, "bank_id": bank_ids[n % 5], "enterprise_id": enterprise_ids[n % 100],
+                                 "amount": Decimal("100000.00"),
                                  "disbursed_on": begin, "bank_ref": f"D{n}"})
                 if repaid:
                     repayments.append({"loan_id": n + 1, "bank_id": bank_ids[n % 5], "principal": repaid,

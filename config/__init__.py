@@ -27,16 +27,37 @@ def create_app(env: str | None = None, **overrides: Any) -> Flask:
     }
     INSTANCE_DIR.mkdir(exist_ok=True)
 
+    register_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_domain_hooks(app)
     register_error_handlers(app)
     register_unit_of_work(app)
     register_templates(app)
+    register_security_headers(app)
     register_cli(app)
     register_jobs(app)
     register_scheduler(app)
     return app
+
+
+def register_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, believe their X-Forwarded-For and -Proto (and only theirs).
+
+    Then ``request.remote_addr`` is the client's address (the login throttle counts it) and
+    ``request.scheme`` the client's. Off by default: without a proxy those headers are the caller's to forge.
+    """
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
+def register_security_headers(app: Flask) -> None:
+    from core.security_headers import register_security_headers as register
+
+    register(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -44,8 +65,11 @@ def register_extensions(app: Flask) -> None:
     from core.extensions import api, csrf, migrate
     from core.i18n import register_i18n
     from core.auth.loaders import register_login
+    from core.openapi_docs import complete_api_document
+    from core.routing import register_id_bounds
 
     import_models()
+    register_id_bounds(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -53,6 +77,7 @@ def register_extensions(app: Flask) -> None:
     register_login(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    complete_api_document(api)
 
 
 def import_models() -> None:

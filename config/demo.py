@@ -1,5 +1,5 @@
-"""Demonstration data: users of every role, partner banks, enterprises with their ratings, and two
-years of knowledge-value loans (later issues add fund activity).
+"""Demonstration data: users of every role, partner banks, enterprises with their ratings, two years
+of knowledge-value loans covered by the risk pool, the seed fund's activity and compensation claims.
 
 Loaded through the same services as the product, so the demo obeys every rule it shows; drawn from a
 seeded random generator, so the same day gives the same data.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from core import clock
 from core.auth.models import User
@@ -18,8 +19,9 @@ from funds.demo import load_seed_demo
 from loans.demo import load_loans_demo
 from parties.demo import load_enterprises_demo
 from parties.services import create_bank
+from risk.demo import fund_pool_demo, load_claims_demo
 
-DEMO_PASSWORD = "Demo2026pass"
+DEMO_PASSWORD = "Demo2026pass"  # nosec B105  # the documented demo login, not a credential of any deployment
 DEMO_SEED = 2026
 DEMO_ACTOR = "demo-loader"  # created_by of the demo's ratings, loans and movements (as the CLI's acting_as)
 
@@ -58,7 +60,7 @@ def load_demo(today: date | None = None, seed: int = DEMO_SEED) -> dict[str, int
     """Create the demo records (flush only: the CLI command commits once), dated up to ``today``
     (default and latest: ``core.clock.today()``)."""
     today = today or clock.today()
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311  # reproducible demo data, not a secret
     banks = {code: create_bank(name=name, code=code) for code, name in DEMO_BANKS}
     users: dict[str, User] = {}
     for spec in DEMO_USERS:
@@ -71,6 +73,16 @@ def load_demo(today: date | None = None, seed: int = DEMO_SEED) -> dict[str, int
             display_name=spec.display_name,
         )
     registry = load_enterprises_demo(today=today, rng=rng, created_by=DEMO_ACTOR)
-    loans = load_loans_demo(banks, today=today, rng=rng, created_by=DEMO_ACTOR)
+    pool: dict[str, int] = {}
+
+    def fund_pool(first_contract: date, peak_exposure: Decimal) -> None:
+        # Paid in before the first contract, so the pool covers the demo's loans.
+        pool.update(fund_pool_demo(first_contract, peak_exposure, by_id=users["admin"].id, created_by=DEMO_ACTOR))
+
+    loans = load_loans_demo(banks, today=today, rng=rng, created_by=DEMO_ACTOR, before_recording=fund_pool)
     seed_fund = load_seed_demo(today=today, rng=rng, users=users, banks=banks, created_by=DEMO_ACTOR)
-    return {"banks": len(banks), "users": len(DEMO_USERS), **registry, **loans, **seed_fund}
+    liaisons = {users[spec.username].bank_id: users[spec.username].id for spec in DEMO_USERS if spec.bank_code}
+    claims = load_claims_demo(
+        today=today, rng=rng, filers=liaisons, managers=(users["manager"].id, users["manager2"].id)
+    )
+    return {"banks": len(banks), "users": len(DEMO_USERS), **registry, **loans, **seed_fund, **pool, **claims}

@@ -13,7 +13,9 @@ job and period), so the scheduler, ``flask jobs run`` and the API never do a per
 One scheduler per deployment: ``flask scheduler run`` (a process of its own). Web workers never start
 it; the one-machine demo (``make run``: one gunicorn worker) runs it in-process when
 ``SCHEDULER_IN_PROCESS`` is set (:func:`register_scheduler`): never in the tests, never in a ``flask``
-command. Even a second scheduler by mistake would only find the periods locked or done.
+command. Even a second scheduler by mistake would only find the periods locked or done: the scheduler
+runs a period once (a succeeded period of any job but the contracts sweep is not run again by it,
+even the reconciliation, which a person may re-run until sign-off).
 
 Coalescing and grace: a run missed while the process was busy or asleep runs once (coalesced) when it
 is at most the grace late; a restarted scheduler catches up the same way (:func:`missed_runs`: the
@@ -56,6 +58,10 @@ class ScheduledJob:
     cron: dict[str, Any]  # CronTrigger fields, in TIMEZONE
     grace: timedelta  # how late a missed run may still run
     label: Any  # when, as people read it
+    # A sweep runs again on every fire within its period (the contracts, every 10 minutes of a day);
+    # any other job is run by the scheduler once per period, even if the job itself may run again
+    # on request (the reconciliation, until signed off: a person's decision, not the schedule's).
+    sweep: bool = False
 
     def trigger(self) -> CronTrigger:
         return CronTrigger(timezone=TIMEZONE, **self.cron)
@@ -63,7 +69,7 @@ class ScheduledJob:
 
 SCHEDULE: tuple[ScheduledJob, ...] = (
     ScheduledJob("daily-classification", {"hour": 0, "minute": 30}, timedelta(hours=23), _l("每天 00:30")),
-    ScheduledJob("contracts", {"minute": "*/10"}, timedelta(minutes=5), _l("每 10 分钟")),
+    ScheduledJob("contracts", {"minute": "*/10"}, timedelta(minutes=5), _l("每 10 分钟"), sweep=True),
     ScheduledJob("monthly-reconciliation", {"day": 1, "hour": 2, "minute": 0}, timedelta(days=7), _l("每月 1 日 02:00（上月）")),
     ScheduledJob("monthly-statements", {"day": 1, "hour": 3, "minute": 0}, timedelta(days=7), _l("每月 1 日 03:00（上月）")),
 )
@@ -76,11 +82,19 @@ def schedule_label(job: str) -> Any:
 # ------------------------------------------------------------------------------------------- runs
 
 
+def is_sweep(job: str) -> bool:
+    return any(entry.sweep for entry in SCHEDULE if entry.job == job)
+
+
 def run_scheduled(app: Flask, name: str, period: str | None = None) -> None:
-    """What the scheduler calls: one run in an app context of its own, logged; never raises."""
+    """What the scheduler calls: one run in an app context of its own, logged; never raises.
+
+    A period that already succeeded is left as it is unless the job is a sweep: two schedulers
+    started by mistake, or a run by hand before the scheduled one, never do a period twice.
+    """
     with app.app_context():
         try:
-            run = run_job(name, period, triggered_by=SCHEDULER)
+            run = run_job(name, period, triggered_by=SCHEDULER, run_again=None if is_sweep(name) else False)
             log.info(
                 "job %s for %s: %s (%s) in %s ms, result %s%s",
                 name, run.period, run.status, run.outcome, run.duration_ms, run.result,

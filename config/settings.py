@@ -10,7 +10,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
-DEVELOPMENT_SECRET = "development-only-secret-do-not-deploy"
+DEVELOPMENT_SECRET = "development-only-secret-do-not-deploy"  # nosec B105  # refused in production
 
 
 def _int(name: str, default: int) -> int:
@@ -44,6 +44,10 @@ class BaseSettings:
     SQLALCHEMY_DATABASE_URI = _normalise_db_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'app.db'}")
     )
+    # A read replica for reports (core/replica.py); unset: reports read the primary.
+    REPORTS_DATABASE_URL = (
+        _normalise_db_url(os.environ["REPORTS_DATABASE_URL"]) if os.environ.get("REPORTS_DATABASE_URL") else None
+    )
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 10) * 1024 * 1024
     JSON_AS_ASCII = False
 
@@ -52,14 +56,22 @@ class BaseSettings:
     LOGIN_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 10)  # per username per window
     LOGIN_FAILURE_LIMIT_PER_ADDRESS = _int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 50)
     LOGIN_FAILURE_WINDOW_MINUTES = _int("LOGIN_FAILURE_WINDOW_MINUTES", 15)
-    PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 10)
+    PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 12)
     # argon2id cost: RFC 9106's second recommended option (64 MiB, 3 passes).
     ARGON2_MEMORY_KIB = _int("ARGON2_MEMORY_KIB", 65536)
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
-    PERMANENT_SESSION_LIFETIME = _int("SESSION_HOURS", 8) * 3600
+    # Idle timeout: the login makes the session permanent, its signed cookie is re-signed on every
+    # request and refused once its signature is older than this (SESSION_IDLE_MINUTES without a request).
+    PERMANENT_SESSION_LIFETIME = _int("SESSION_IDLE_MINUTES", 30) * 60
+    SESSION_REFRESH_EACH_REQUEST = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed (0: none);
+    # the login throttle then counts the client's address, not the proxy's.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    HSTS_SECONDS = 0  # Strict-Transport-Security is sent only in production
 
     # Interface
     BABEL_DEFAULT_LOCALE = "zh"
@@ -93,19 +105,19 @@ class DevelopmentSettings(BaseSettings):
 
 class TestSettings(BaseSettings):
     TESTING = True
-    SECRET_KEY = "test-secret"
+    SECRET_KEY = "test-secret"  # nosec B105  # test settings only
     SQLALCHEMY_DATABASE_URI = _normalise_db_url(
         os.environ.get("TEST_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'test.db'}")
     )
     # Cheap hashes keep the suite fast; the algorithm is the same argon2id.
     ARGON2_MEMORY_KIB = 1024
     ARGON2_TIME_COST = 1
-    PASSWORD_MIN_LENGTH = 8
 
 
 class ProductionSettings(BaseSettings):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)
 
     @classmethod
     def check(cls) -> None:
@@ -113,7 +125,10 @@ class ProductionSettings(BaseSettings):
         if missing:
             raise RuntimeError(f"production needs these environment variables: {', '.join(missing)}")
         if os.environ["SECRET_KEY"] == DEVELOPMENT_SECRET or len(os.environ["SECRET_KEY"]) < 32:
-            raise RuntimeError("SECRET_KEY must be a random value of at least 32 characters in production")
+            raise RuntimeError(
+                "SECRET_KEY must be a random value of at least 32 characters in production, not the development "
+                "value (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
 
 
 SETTINGS = {

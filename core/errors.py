@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core.i18n import _, _l
@@ -174,9 +174,22 @@ def handle_http_exception(error: HTTPException):
     valid_methods = getattr(error, "valid_methods", None)
     if code == 405 and valid_methods:
         headers["Allow"] = ", ".join(valid_methods)
+    if code == 413:
+        message = too_large_message()
     if isinstance(error, CSRFError):
         message = str(_l("表单已过期或来源无法验证，请刷新页面后重试"))
     return respond(code, message, errors, headers)
+
+
+def too_large_message() -> str:
+    """413 names the limit, so the user knows how far to shrink or split the file."""
+    from flask import current_app
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not limit:
+        return str(DEFAULT_MESSAGES[413])
+    megabytes = f"{limit / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
+    return _("上传的文件过大：每次上传不能超过 %(size)s MB，请拆分后分批上传", size=megabytes)
 
 
 def handle_integrity_error(error: Exception):
@@ -187,6 +200,18 @@ def handle_integrity_error(error: Exception):
     """
     log.warning("request refused by a database constraint: %s", error)
     return respond(409, str(_l("与并发提交的数据冲突，未保存任何内容，请重试")))
+
+
+def handle_unstorable_value(error: Exception):
+    """A value in the request that the database cannot take: the input is wrong (422), not the server.
+
+    An id beyond what an INTEGER column holds in a filter or body (SQLite: ``OverflowError`` when
+    binding beyond 64 bits; PostgreSQL: ``DataError`` "integer out of range"), or a NUL character
+    in text (PostgreSQL refuses it). Ids in paths never get here (``core.routing``). The unit of
+    work rolls back, so nothing is written.
+    """
+    log.warning("request refused, value the database cannot take on %s %s: %s", request.method, request.path, error)
+    return respond(422, str(_l("提交的数据超出允许范围或含有无法保存的字符")))
 
 
 def handle_database_unavailable(error: Exception):
@@ -205,4 +230,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(InternalServerError, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(OverflowError, handle_unstorable_value)
+    app.register_error_handler(DataError, handle_unstorable_value)
     app.register_error_handler(Exception, handle_unexpected)

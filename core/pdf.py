@@ -44,6 +44,7 @@ from typing import Any
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
@@ -160,9 +161,20 @@ def _segments(text: str) -> list[tuple[str, str]]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _measured_runs(text: str, size: float) -> tuple[float, tuple[tuple[str, str], ...]]:
+    """``text``'s width at ``size`` and its (font, run) pairs, cut and measured once.
+
+    Page headers and footers, labels, signature lines and table cells repeat from page to page and
+    from document to document: measuring them again each time was a good share of a contract's time.
+    """
+    runs = tuple(_segments(text))
+    return sum(pdfmetrics.stringWidth(run, font, size) for font, run in runs), runs
+
+
 def text_width(text: str, size: float) -> float:
     """The width of ``text`` set as :func:`draw_text` sets it (mixed fonts)."""
-    return sum(pdfmetrics.stringWidth(run, font, size) for font, run in _segments(text))
+    return _measured_runs(text, size)[0]
 
 
 def draw_text(canvas: pdfcanvas.Canvas, x: float, y: float, text: str, size: float, *, align: str = "left",
@@ -172,7 +184,7 @@ def draw_text(canvas: pdfcanvas.Canvas, x: float, y: float, text: str, size: flo
     ``bold`` strokes the outline as well as filling it (text render mode 2): the CID font has no bold
     face, and a stroked outline is how Chinese documents set bold in a Song face.
     """
-    width = text_width(text, size)
+    width, runs = _measured_runs(text, size)
     if align == "center":
         x -= width / 2
     elif align == "right":
@@ -182,16 +194,82 @@ def draw_text(canvas: pdfcanvas.Canvas, x: float, y: float, text: str, size: flo
         canvas.saveState()
         canvas.setStrokeColor(color)
         canvas.setLineWidth(size / 28)
-    text_object = canvas.beginText(x, y)
-    text_object.setFillColor(color)
+    code = ["BT", _origin(x, y), _fill(color)]
     if bold:
-        text_object.setTextRenderMode(2)
-    for font, run in _segments(text):
-        text_object.setFont(font, size)
-        text_object.textOut(run)
-    canvas.drawText(text_object)
+        code.append("2 Tr")
+    names = _FontNames(canvas)
+    for font, run in runs:
+        code += (_font_operator(names[font], size), _show(font, run))
+    code.append("ET")
+    canvas._code.append(" ".join(code))
     if bold:
         canvas.restoreState()
+
+
+# ------------------------------------------------------------------------------------ text operators
+#
+# Text is written as PDF operators directly rather than through reportlab's text objects: for every
+# run those measure the text again to move a cursor nobody reads, and for the CID font they set the
+# font twice. The operators are the same ones reportlab writes (origin, colour, character spacing,
+# font, show string), the strings encoded the same way, so the page looks exactly the same; the
+# encoded strings are cached, since labels, figures and dates repeat from page to page.
+
+_CID_FONT = pdfmetrics.getFont(FONT)
+_LATIN_ENCODING = "cp1252"  # Helvetica's WinAnsiEncoding for the runs _LATIN_RUN admits (ASCII and ¥)
+
+
+class _FontNames:
+    """The document's internal names of the two fonts (``/F1`` ...), registered on first use."""
+
+    __slots__ = ("_canvas", "_names")
+
+    def __init__(self, canvas: pdfcanvas.Canvas) -> None:
+        self._canvas, self._names = canvas, {}
+
+    def __getitem__(self, font: str) -> str:
+        name = self._names.get(font)
+        if name is None:
+            name = self._names[font] = self._canvas._doc.getInternalFontName(font)
+        return name
+
+
+@lru_cache(maxsize=8192)
+def _origin(x: float, y: float) -> str:
+    """Move to ``(x, y)``; cached, since the same lines fall at the same places page after page."""
+    return f"1 0 0 1 {fp_str(x, y)} Tm"
+
+
+@lru_cache(maxsize=4096)
+def _char_space(space: float) -> str:
+    return f"{fp_str(space)} Tc"
+
+
+@lru_cache(maxsize=64)
+def _fill_rgb(red: float, green: float, blue: float) -> str:
+    return f"{fp_str(red, green, blue)} rg"
+
+
+def _fill(color: colors.Color) -> str:
+    return _fill_rgb(color.red, color.green, color.blue)
+
+
+@lru_cache(maxsize=256)
+def _font_operator(name: str, size: float, leading: float | None = None) -> str:
+    """Set the font, and the leading (reportlab's default: 1.2 x the size, as its text objects set it)."""
+    return f"{name} {fp_str(size)} Tf {fp_str(size * 1.2 if leading is None else leading)} TL"
+
+
+@lru_cache(maxsize=16384)
+def _show(font: str, text: str) -> str:
+    """The ``Tj`` operator showing ``text`` in ``font`` (one of the two fonts of this module)."""
+    if font == FONT:
+        return f"({_CID_FONT.formatForPdf(text)}) Tj"
+    return f"({escapePDF(text.encode(_LATIN_ENCODING))}) Tj"
+
+
+def _can_show(font: str, text: str) -> bool:
+    """Whether :func:`_show` can write ``text`` in ``font`` (else reportlab's own text objects do)."""
+    return font == FONT or (font == LATIN_FONT and _ASCII_ONLY.fullmatch(text) is not None)
 
 
 # ------------------------------------------------------------------------------------ line breaking
@@ -210,8 +288,13 @@ def _unit(text: str, size: float) -> tuple[str, str, float]:
     return font, text, pdfmetrics.stringWidth(text, font, size)
 
 
-def _break_lines(text: str, size: float, width: float, first_indent: float) -> list[list[tuple[str, str, float]]]:
-    """Greedy line breaking of mixed Chinese/Latin text into lines of units (explicit newlines kept)."""
+@lru_cache(maxsize=4096)
+def _break_lines(text: str, size: float, width: float, first_indent: float) -> tuple[tuple[tuple[str, str, float], ...], ...]:
+    """Greedy line breaking of mixed Chinese/Latin text into lines of units (explicit newlines kept).
+
+    Cached (an immutable result): a contract's clauses and a statement's notes are the same text at
+    the same width in document after document, so each is broken into lines once.
+    """
     lines: list[list[tuple[str, str, float]]] = []
     for paragraph_index, part in enumerate(text.split("\n")):
         before = len(lines)
@@ -252,7 +335,24 @@ def _break_lines(text: str, size: float, width: float, first_indent: float) -> l
             used, room = sum(u[2] for u in line), width
         if line or len(lines) == before:  # no empty line after a hanging punctuation mark
             lines.append(line)
-    return lines
+    return tuple(tuple(line) for line in lines)
+
+
+@lru_cache(maxsize=4096)
+def _set_lines(text: str, size: float, width: float, first_indent: float) -> tuple[tuple[float, int, tuple[tuple[str, str], ...]], ...]:
+    """Each line of :func:`_break_lines` as drawn: its natural width, its glyph count and its runs of
+    one font each (one show operator per run, not per character: the PDF stays small and fast)."""
+    out = []
+    for line in _break_lines(text, size, width, first_indent):
+        runs: list[tuple[str, list[str]]] = []
+        for font, unit_text, _width in line:
+            if runs and runs[-1][0] == font:
+                runs[-1][1].append(unit_text)
+            else:
+                runs.append((font, [unit_text]))
+        out.append((sum(unit[2] for unit in line), sum(len(unit[1]) for unit in line),
+                    tuple((font, "".join(texts)) for font, texts in runs)))
+    return tuple(out)
 
 
 class _TextBlock(Flowable):
@@ -269,15 +369,18 @@ class _TextBlock(Flowable):
         self.style = style
         self.size, self.leading = style.fontSize, style.leading
         self.spaceBefore, self.spaceAfter = style.spaceBefore, style.spaceAfter
-        self._lines: list[list[tuple[str, str, float]]] | None = None
+        self._lines: Sequence[Sequence[tuple[str, str, float]]] | None = None
         self._for_width: float | None = None
         self._first = True  # False for the continuation of a split block (no indent)
+        self._indent = style.firstLineIndent  # the first line's indent the paragraph was broken with
+        self._start = 0  # the index of this block's first line among the paragraph's lines
+        self._offset = (0.0, 0.0)  # where drawOn places the block on the page
 
-    def _layout(self, width: float) -> list[list[tuple[str, str, float]]]:
+    def _layout(self, width: float) -> Sequence[Sequence[tuple[str, str, float]]]:
         if self._lines is None or self._for_width != width:
-            indent = self.style.firstLineIndent if self._first else 0
-            self._lines = _break_lines(self.text, self.size, width, indent)
-            self._for_width = width
+            self._indent = self.style.firstLineIndent if self._first else 0
+            self._lines = _break_lines(self.text, self.size, width, self._indent)
+            self._for_width, self._start = width, 0
         return self._lines
 
     def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
@@ -294,21 +397,43 @@ class _TextBlock(Flowable):
         head, tail = _TextBlock(self.text, self.style), _TextBlock(self.text, self.style)
         head._lines, head._for_width, head._first = lines[:fit], available_width, self._first
         tail._lines, tail._for_width, tail._first = lines[fit:], available_width, False
+        head._indent = tail._indent = self._indent
+        head._start, tail._start = self._start, self._start + fit
         head.spaceAfter, tail.spaceBefore = 0, 0
         return [head, tail]
 
+    def drawOn(self, canvas: pdfcanvas.Canvas, x: float, y: float, _sW: float = 0) -> None:  # noqa: N803
+        """Draw at page coordinates, between ``q`` and ``Q``, without translating the canvas.
+
+        reportlab's ``drawOn`` saves the canvas's state and translates it for every flowable; a text
+        block's operators set no state the canvas object tracks (only the PDF's own, restored by
+        ``Q``), so the lines are simply placed at ``(x, y)`` plus their own offsets.
+        """
+        self._offset = (self._hAlignAdjust(x, _sW), y)
+        self.canv = canvas
+        canvas._code.append("q")
+        self.draw()
+        canvas._code.append("Q")
+        del self.canv
+        self._offset = (0.0, 0.0)
+
     def draw(self) -> None:
         canvas, style = self.canv, self.style
-        lines = self._lines or []
+        left, bottom = self._offset
+        count = len(self._lines or ())
         width = self._for_width or self.width
-        for index, line in enumerate(lines):
+        lines = _set_lines(self.text, self.size, width, self._indent)[self._start:self._start + count]
+        names = _FontNames(canvas)
+        # One text object for the whole block; the character spacing and the font are text state,
+        # kept from line to line, so they are written only when they change.
+        code = ["BT", _fill(style.textColor)]
+        current_space, current_font = 0.0, None
+        for index, (natural, glyphs, runs) in enumerate(lines):
             indent = style.firstLineIndent if (index == 0 and self._first) else 0
-            natural = sum(unit[2] for unit in line)
             room = width - indent
             x, char_space = indent, 0.0
-            last = index == len(lines) - 1
+            last = index == count - 1
             if style.alignment == TA_JUSTIFY and not last and natural < room:
-                glyphs = sum(len(unit[1]) for unit in line)
                 if glyphs > 1 and room - natural < self.size * 2:
                     char_space = (room - natural) / (glyphs - 1)
             elif style.alignment == TA_CENTER:
@@ -316,20 +441,19 @@ class _TextBlock(Flowable):
             elif style.alignment == TA_RIGHT:
                 x = self.width - natural
             baseline = self.height - (index + 1) * self.leading + (self.leading - self.size) / 2 + self.size * 0.18
-            text_object = canvas.beginText(x, baseline)
-            text_object.setFillColor(style.textColor)
-            text_object.setCharSpace(char_space)
-            # One text operator per run of a font (not per character): the PDF stays small and fast.
-            runs: list[tuple[str, list[str]]] = []
-            for font, text, _width in line:
-                if runs and runs[-1][0] == font:
-                    runs[-1][1].append(text)
-                else:
-                    runs.append((font, [text]))
-            for font, texts in runs:
-                text_object.setFont(font, self.size)
-                text_object.textOut("".join(texts))
-            canvas.drawText(text_object)
+            code.append(_origin(left + x, bottom + baseline))
+            if char_space != current_space:
+                code.append(_char_space(char_space))
+                current_space = char_space
+            for font, text in runs:
+                if font != current_font:
+                    code.append(_font_operator(names[font], self.size))
+                    current_font = font
+                code.append(_show(font, text))
+        if current_space:
+            code.append("0 Tc")  # text state outlives the text object: leave none behind
+        code.append("ET")
+        canvas._code.append(" ".join(code))
 
 
 # ----------------------------------------------------------------------------------------- amounts
@@ -566,6 +690,7 @@ def data_table(table: TableData, *, width: float = CONTENT_WIDTH, caption: bool 
     # An empty table says so in one line; its totals row would only repeat zeros.
     total = table.total if body_rows else None
     all_rows = body_rows + ([total] if total is not None else [])
+    latin_rows: list[list[int]] = [[] for _ in table.columns]  # per column, the rows set in the Latin font
     for row_index, values in enumerate(all_rows, start=1):
         cells: list[Any] = []
         for column_index, (column, value) in enumerate(zip(table.columns, values)):
@@ -577,12 +702,13 @@ def data_table(table: TableData, *, width: float = CONTENT_WIDTH, caption: bool 
             if width <= room and (latin or _LATIN_RUN.search(text) is None):
                 cells.append(text)
                 if latin and text:
-                    commands.append(("FONTNAME", here, here, LATIN_FONT))
+                    latin_rows[column_index].append(row_index)
             elif column.kind != "text" and latin and width * _MIN_CELL_SIZE / _CELL_SIZE <= room:
                 # Figures, dates and codes never wrap (a number cut in two is misread): a smaller size.
                 cells.append(text)
                 size = _CELL_SIZE * room / width
-                commands += [("FONTNAME", here, here, LATIN_FONT), ("FONTSIZE", here, here, size)]
+                latin_rows[column_index].append(row_index)
+                commands.append(("FONTSIZE", here, here, size))
             else:
                 cells.append(_cell_paragraph(text, _CELL_STYLE[_ALIGN[column.kind]]))
         rows.append(cells)
@@ -590,6 +716,14 @@ def data_table(table: TableData, *, width: float = CONTENT_WIDTH, caption: bool 
             commands.append(("BACKGROUND", (0, row_index), (-1, row_index), ZEBRA_FILL))
     if total is not None:
         commands.append(("BACKGROUND", (0, len(rows) - 1), (-1, len(rows) - 1), TOTAL_FILL))
+    # One command per run of consecutive Latin cells in a column rather than one per cell: a long
+    # table's style is applied cell by cell, command by command.
+    for column_index, latin in enumerate(latin_rows):
+        start = 0
+        for index in range(1, len(latin) + 1):
+            if index == len(latin) or latin[index] != latin[index - 1] + 1:
+                commands.append(("FONTNAME", (column_index, latin[start]), (column_index, latin[index - 1]), LATIN_FONT))
+                start = index
     story.append(Table(rows, colWidths=widths, repeatRows=1, style=TableStyle(commands), hAlign="LEFT"))
     for text in table.notes:
         story.append(note(text))
@@ -682,6 +816,38 @@ class _PagedCanvas(pdfcanvas.Canvas):
         super().__init__(*args, **kwargs)
         self._meta = meta
         self._held: list[dict[str, Any]] = []
+
+    def setFont(self, psfontname: str, size: float, leading: float | None = None) -> None:  # noqa: N802
+        """The current font, as reportlab sets it, with the operator for the module's two fonts cached."""
+        if psfontname not in (FONT, LATIN_FONT):
+            super().setFont(psfontname, size, leading)
+            return
+        self._fontname, self._fontsize = psfontname, size
+        self._leading = size * 1.2 if leading is None else leading
+        self._code.append(f"BT {_font_operator(_FontNames(self)[psfontname], size, self._leading)} ET")
+
+    def drawString(self, x: float, y: float, text: str, mode: int | None = None, charSpace: float = 0,  # noqa: N802, N803
+                   *args: Any, **kwargs: Any) -> None:
+        """Table cells and other one-line strings in the current font, written as :func:`draw_text` writes."""
+        if mode is None and not charSpace and not args and not kwargs and _can_show(self._fontname, text):
+            self._code.append(" ".join(("BT", _origin(x, y), _font_operator(_FontNames(self)[self._fontname], self._fontsize),
+                                        _show(self._fontname, text), "ET")))
+        else:
+            super().drawString(x, y, text, mode, charSpace, *args, **kwargs)
+
+    def drawRightString(self, x: float, y: float, text: str, mode: int | None = None, charSpace: float = 0,  # noqa: N802, N803
+                        *args: Any, **kwargs: Any) -> None:
+        if mode is None and not charSpace and not args and not kwargs and _can_show(self._fontname, text):
+            self.drawString(x - pdfmetrics.stringWidth(text, self._fontname, self._fontsize), y, text)
+        else:
+            super().drawRightString(x, y, text, mode, charSpace, *args, **kwargs)
+
+    def drawCentredString(self, x: float, y: float, text: str, mode: int | None = None, charSpace: float = 0,  # noqa: N802, N803
+                          *args: Any, **kwargs: Any) -> None:
+        if mode is None and not charSpace and not args and not kwargs and _can_show(self._fontname, text):
+            self.drawString(x - pdfmetrics.stringWidth(text, self._fontname, self._fontsize) / 2, y, text)
+        else:
+            super().drawCentredString(x, y, text, mode, charSpace, *args, **kwargs)
 
     def showPage(self) -> None:  # noqa: N802 - reportlab's name
         self._held.append(dict(self.__dict__))

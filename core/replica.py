@@ -34,9 +34,9 @@ def reports_engine() -> sa.Engine | None:
     if _ENGINE_KEY not in engines:
         with _lock:
             if _ENGINE_KEY not in engines:
-                from config.settings import engine_options
-
-                engines[_ENGINE_KEY] = sa.create_engine(url, **engine_options(url))
+                # The primary's options (pre-ping, PostgreSQL's jit=off) suit its replica too.
+                options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+                engines[_ENGINE_KEY] = sa.create_engine(url, **options)
     return engines[_ENGINE_KEY]
 
 

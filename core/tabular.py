@@ -45,6 +45,7 @@ __all__ = [
     "looks_like_formula",
     "neutralise_formula",
     "read_table",
+    "spreadsheet_text",
 ]
 
 DEFAULT_MAX_ROWS = 50_000
@@ -66,12 +67,17 @@ _HARMLESS = re.compile(r"[+-]?[¥￥]?[0-9][0-9,]*(?:\.[0-9]+)?|[-\s]+")
 # Control characters never found in a CSV that a person saved; their presence means the
 # bytes are not text (a binary file that happened to decode).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What XML 1.0 (so an xlsx part) cannot hold: the C0 controls except tab, LF and CR.
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # What Excel writes into a CSV for a cell whose formula failed: an error, not data.
 _EXCEL_ERRORS = frozenset(
     {"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NAME?", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA"}
 )
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, and password-protected .xlsx
+# Signatures of files that are never a CSV, although their first bytes may decode as GB18030 text:
+# PDF, PNG, JPEG, GIF, gzip, 7-Zip, RAR and Linux executables (a Windows one holds NUL bytes, refused below).
+_BINARY_MAGICS = (b"%PDF-", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b", b"7z\xbc\xaf\x27\x1c", b"Rar!", b"\x7fELF")
 
 
 class TableError(ValueError):
@@ -150,6 +156,17 @@ def neutralise_formula(value: str) -> str:
     return f"'{value}" if looks_like_formula(value) else value
 
 
+def spreadsheet_text(value: str) -> str:
+    """A text cell as an exported workbook may hold it: never a formula, never an XML-illegal character.
+
+    The xlsx format (XML 1.0) cannot carry most control characters; openpyxl refuses them with an
+    exception, so one stray character in a name or a search filter would fail the whole export.
+    They carry no meaning in a cell, so they are dropped (before the formula check: ``"\x01=1+1"``
+    must still come out as text).
+    """
+    return neutralise_formula(_XML_ILLEGAL.sub("", value))
+
+
 # --------------------------------------------------------------------------------- reading
 
 
@@ -216,6 +233,8 @@ def _decode(data: bytes) -> str:
     """UTF-8 (BOM optional) strictly, else GB18030 strictly; binary content refused."""
     if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE2_MAGIC):
         raise TableError(_("这是 Excel 工作簿，不是 CSV 文件：请以 .xlsx 扩展名上传，或另存为 CSV"))
+    if data.startswith(_BINARY_MAGICS):
+        raise TableError(_("文件内容不是 CSV 文本（可能是改了扩展名的 PDF、图片、压缩包或程序），请上传 CSV 或 Excel（.xlsx）文件"))
     # A UTF-8 byte-order mark declares the encoding: no second guess that would turn a
     # damaged UTF-8 file into GB18030 mojibake.
     encodings = ("utf-8-sig",) if data.startswith(codecs.BOM_UTF8) else ("utf-8-sig", "gb18030")
@@ -290,7 +309,33 @@ def _xlsx_rows(data: bytes) -> Generator[tuple[int, tuple[CellValue, ...]], None
         raise TableError(_("不是有效的 Excel（.xlsx）文件")) from None
     if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES:
         raise TableError(_("Excel 文件解压后过大，请拆分后分批上传"))
+    if not _is_spreadsheet_package(buffer):
+        raise TableError(_("不是有效的 Excel（.xlsx）文件：内容不是工作簿，可能是改了扩展名的其他文件"))
     return _iterate_workbook(buffer)
+
+
+# The package's content types must declare an Excel workbook; a Word or PowerPoint file (also a
+# zip of XML parts) or a macro-enabled workbook renamed to .xlsx declares something else.
+_WORKBOOK_CONTENT_TYPES = (
+    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+    b"application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
+)
+_MAX_CONTENT_TYPES_BYTES = 1024 * 1024
+
+
+def _is_spreadsheet_package(buffer: io.BytesIO) -> bool:
+    """Content sniffing: the zip holds ``[Content_Types].xml`` naming an OOXML workbook part."""
+    try:
+        with zipfile.ZipFile(buffer) as archive:
+            info = archive.getinfo("[Content_Types].xml")
+            if info.file_size > _MAX_CONTENT_TYPES_BYTES:
+                return False
+            declared = archive.read(info)
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError):
+        return False
+    finally:
+        buffer.seek(0)
+    return any(content_type in declared for content_type in _WORKBOOK_CONTENT_TYPES)
 
 
 def _iterate_workbook(buffer: io.BytesIO) -> Generator[tuple[int, tuple[CellValue, ...]], None, None]:

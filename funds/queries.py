@@ -29,7 +29,7 @@ from core.db import db
 from core.dpd import Classification, ClassificationThresholds, classify, days_past_due, overdue_principal
 from core.errors import BusinessRuleError, NotFound
 from core.i18n import _
-from core.ledger.queries import balances
+from core.ledger.queries import balance_history, balances
 from core.policy.models import Policy
 from core.policy.services import policy_in_force
 from funds.models import (
@@ -157,12 +157,14 @@ def committed(as_of: date | None = None) -> Decimal:
     return db.session.scalar(sa.select(_committed_query(as_of))) or ZERO
 
 
-def fund_figures(as_of: date | None = None) -> FundFigures:
+def fund_figures(as_of: date | None = None, *, ledger: dict[str, Decimal] | None = None) -> FundFigures:
     """The fund's figures from the ledger (balances of fund ``seed``) and the sub-ledger.
 
-    Three queries: the balances, the sub-ledger sums (one statement), the policy (size, opening).
+    Three queries: the balances (unless ``ledger`` gives them, as ``balances(FUND, as_of)`` would),
+    the sub-ledger sums (one statement), the policy (size, opening).
     """
-    ledger = balances(FUND, as_of)
+    if ledger is None:
+        ledger = balances(FUND, as_of)
     repaid = sa.select(sa.func.coalesce(sa.func.sum(SeedRepayment.amount), 0))
     disbursed = sa.select(sa.func.coalesce(sa.func.sum(SeedLoan.principal), 0)).where(
         SeedLoan.disbursed_on.is_not(None)
@@ -190,8 +192,12 @@ def fund_figures(as_of: date | None = None) -> FundFigures:
 
 
 def fund_series(days: Iterable[date]) -> list[FundFigures]:
-    """The figures at each of ``days`` (e.g. month ends), for the overview's charts."""
-    return [fund_figures(day) for day in days]
+    """The figures at each of ``days`` (e.g. month ends), for the overview's charts: the ledger's
+    balances at every day from one pass over the fund's lines (``balance_history``), then the
+    sub-ledger sums and the policy of each day (two small statements per day)."""
+    days = list(days)
+    ledgers = balance_history(FUND, days)
+    return [fund_figures(day, ledger=ledgers[day]) for day in days]
 
 
 def contributions(*, page: int = 1, per_page: int = 50) -> tuple[Sequence[SeedContribution], int]:

@@ -22,7 +22,7 @@ Everything is drawn from the caller's seeded ``random.Random``; nothing is dated
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,7 +39,7 @@ from loans.models import Loan
 from loans.services import add_months, create_loan, record_disbursement, record_repayment
 from parties.models import Bank, Enterprise
 
-__all__ = ["load_loans_demo"]
+__all__ = ["load_loans_demo", "peak_exposure"]
 
 T = TypeVar("T")
 
@@ -147,20 +147,44 @@ class _Plan:
         return sum((amount for on, amount in self.principal_payments if on <= day), ZERO)
 
 
-def load_loans_demo(banks: dict[str, Bank], *, today: date, rng: random.Random, created_by: str) -> dict[str, int]:
+def load_loans_demo(
+    banks: dict[str, Bank],
+    *,
+    today: date,
+    rng: random.Random,
+    created_by: str,
+    before_recording: Callable[[date, Decimal], None] | None = None,
+) -> dict[str, int]:
     """Lend to the registry's rated science-tech enterprises (bad-credit and dishonest-list ones
     excluded) through the services; returns ``{"loans": n, "disbursements": n, "repayments": n}``.
 
     ``banks`` maps bank codes to the lending banks. Flushes only (the caller commits). ``today`` is the
     last day anything may be dated and must not be after ``core.clock.today()`` (the services refuse
-    dates in the future).
+    dates in the future). ``before_recording`` is called with the first contract day and the
+    :func:`peak_exposure` of the plans once they are made, before any loan is recorded (the risk
+    pool's demo pays in the capital that covers them).
     """
     if today > clock.today():
         raise ValueError(f"today ({today}) is after the clock's today ({clock.today()})")
     if not banks:
         return {"loans": 0, "disbursements": 0, "repayments": 0}
     plans = _plan(_borrowers(), sorted(banks), today, rng)
+    if before_recording is not None and plans:
+        before_recording(min(plan.start for plan in plans), peak_exposure(plans))
     return _record(plans, banks, created_by)
+
+
+def peak_exposure(plans: list[_Plan]) -> Decimal:
+    """The most principal not yet repaid on any day, over all the planned loans: contracts add their
+    principal, principal repayments take theirs away (a day's repayments before its contracts, as
+    they are recorded). At least the covered exposure the risk pool's leverage cap ever measures."""
+    movements = [(plan.start, CONTRACT, plan.principal) for plan in plans]
+    movements += [(day, REPAYMENT, -amount) for plan in plans for day, amount in plan.principal_payments]
+    running = peak = ZERO
+    for _day, _order, amount in sorted(movements, key=lambda movement: (movement[0], movement[1])):
+        running += amount
+        peak = max(peak, running)
+    return peak
 
 
 # ------------------------------------------------------------------------------------------- planning
@@ -195,7 +219,7 @@ def _plan(borrowers: list[_Borrower], bank_codes: list[str], today: date, rng: r
             continue
         borrower, final_start, term = chosen
         remaining.remove(borrower)
-        own = random.Random(rng.getrandbits(64))
+        own = random.Random(rng.getrandbits(64))  # nosec B311  # reproducible demo data
         earlier = planner.chain(borrower, planner.entry(borrower, own), own, until=final_start)
         plans += earlier
         final = planner.overdue_loan(borrower, final_start, term, earlier, tier, own)
@@ -204,7 +228,7 @@ def _plan(borrowers: list[_Borrower], bank_codes: list[str], today: date, rng: r
     for borrower in remaining:
         # One generator per enterprise, seeded from the shared one: how many loans fit before today
         # depends on the calendar, and must not shift the draws of every later enterprise.
-        own = random.Random(rng.getrandbits(64))
+        own = random.Random(rng.getrandbits(64))  # nosec B311  # reproducible demo data
         plans += planner.chain(borrower, planner.entry(borrower, own), own)
     for plan in plans:
         plan.repayments = _with_interest(plan, today)

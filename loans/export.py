@@ -10,7 +10,7 @@ liaison's ledger holds its own bank's loans only.
   a title row (bank and as-of day), a bold header row, frozen and filtered, then one row per loan
   with amounts as numbers (``#,##0.00``, handed to openpyxl as ``Decimal``, never converted here;
   openpyxl writes 16 significant digits, so every amount below 10^13 yuan is stored as its exact
-  decimal text, and Excel itself keeps 15) and dates as dates. Every text cell goes through :func:`core.tabular.neutralise_formula`, so an
+  decimal text, and Excel itself keeps 15) and dates as dates. Every text cell goes through :func:`core.tabular.spreadsheet_text`, so an
   enterprise named ``=cmd|' /C calc'!A0`` opens as plain text;
 - :func:`ledger_download` is the HTTP response both routes return.
 """
@@ -33,7 +33,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from core import clock
 from core.db import db
 from core.i18n import _, _l
-from core.tabular import neutralise_formula
+from core.tabular import spreadsheet_text
 from loans import queries
 from loans.dpd import Classification
 from loans.models import Loan
@@ -226,7 +226,7 @@ def ledger_xlsx(rows: Iterable[LedgerRow], *, title: str) -> bytes:
     sheet.freeze_panes = f"A{FIRST_DATA_ROW}"
 
     def styled(value: Any, *, font: Font | None = None, number_format: str | None = None) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=neutralise_formula(str(value)) if number_format is None else value)
+        cell = WriteOnlyCell(sheet, value=spreadsheet_text(str(value)) if number_format is None else value)
         if font is not None:
             cell.font = font
         if number_format is not None:
@@ -241,7 +241,7 @@ def ledger_xlsx(rows: Iterable[LedgerRow], *, title: str) -> bytes:
     for row in rows:
         # Plain text goes in as a str (the sheet reuses one cell for those: cheaper than a cell each).
         sheet.append([
-            neutralise_formula(str(value)) if column.number_format is None
+            spreadsheet_text(str(value)) if column.number_format is None
             else styled(value, number_format=column.number_format)
             for column, value in ((column, getattr(row, column.attribute)) for column in COLUMNS)
         ])

@@ -32,8 +32,11 @@ def acting_bank_id() -> int:
 
 
 def writable_loan(loan_id: int) -> Loan:
-    """The loan a liaison may write to: 404 when unknown or another bank's, 403 for other roles."""
+    """The loan a liaison may write to: 404 when unknown or another bank's, 403 for other roles.
+
+    Its row only (``visible_loan(row_only=True)``): the services lock and re-read it before writing.
+    """
     acting_bank_id()
-    loan = queries.visible_loan(loan_id)
+    loan = queries.visible_loan(loan_id, row_only=True)
     ensure_acts_for_own_bank(loan.bank_id)
     return loan

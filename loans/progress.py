@@ -20,8 +20,9 @@ Rules:
 Performance: every sum is a GROUP BY in the database, in a fixed number of statements whatever
 the number of loans (the page must stay fast at 100,000 loans): ``program_progress`` runs three
 (the policy, one UNION ALL of every breakdown over one pass of the tranches, the registry
-counts), ``program_timeline`` two. Python only loops over grouped rows (a few dozen), never over
-tranches.
+counts), ``program_timeline`` two. The pass reads only the covering index of the tranches (their
+borrower and grade are stored on them, loans.tranche_grades), with no join per tranche. Python
+only loops over grouped rows (a few dozen), never over tranches.
 
 A bank liaison sees its own bank by name and every other bank as one line
 (``visible_progress``): a liaison never sees another bank's figures, the programme totals stay whole.
@@ -41,8 +42,9 @@ from core.i18n import _, _l
 from core.money import FEN, to_fen
 from core.policy.models import GRADES, Policy
 from core.policy.services import policy_in_force
-from loans.models import Disbursement, Loan
-from parties.models import Bank, Enterprise, Rating
+from loans.models import Disbursement
+from loans.queries import month_of
+from parties.models import Bank, Enterprise
 
 ZERO = Decimal("0.00")
 HUNDREDTH = Decimal("0.01")
@@ -172,86 +174,66 @@ def project_completion(
 # ------------------------------------------------------------------------------- queries
 
 
-def _rating_periods() -> Any:
-    """Each rating with the day the enterprise's next rating replaced it (NULL for the latest).
+def _tranche_groups(as_of: date, window_opens: date) -> Any:
+    """The tranches up to ``as_of`` summed per bank, borrower, grade and year - one pass over the
+    covering index ``ix_disbursements_progress`` (the tranche's borrower and grade are stored on it,
+    see loans.tranche_grades), a few thousand groups whatever the number of tranches - then joined
+    to the enterprises (town, industry) and banks (code, name) the breakdowns group by.
 
-    Ratings are unique per (enterprise, day), so the periods [rated_on, next_rated_on) of one
-    enterprise never overlap: a tranche falls in at most one, the one of the latest rating on or
-    before its day. A join on these periods is one hash join, where a lookup per tranche (a
-    correlated subquery) costs an index probe for each of 100,000 rows.
+    Grouping by borrower keeps the distinct-enterprise counts exact in every breakdown.
     """
-    return sa.select(
-        Rating.enterprise_id.label("enterprise_id"),
-        Rating.grade.label("grade"),
-        Rating.rated_on.label("rated_on"),
-        sa.func.lead(Rating.rated_on)
-        .over(partition_by=Rating.enterprise_id, order_by=Rating.rated_on)
-        .label("next_rated_on"),
-    ).cte("rating_periods")
-
-
-def _tranche_facts() -> Any:
-    """Every tranche with what the breakdowns group by: one pass joining loans, enterprises, banks
-    and the rating period the tranche's day falls in (none: unrated).
-
-    No date filter here: each breakdown filters the materialised rows instead, so the database
-    scans the table once rather than walking the date index row by row (SQLite, without
-    statistics, would otherwise choose the index and be several times slower at 100,000 loans).
-    """
-    periods = _rating_periods()
-    in_period = sa.and_(
-        periods.c.enterprise_id == Loan.enterprise_id,
-        periods.c.rated_on <= Disbursement.disbursed_on,
-        sa.or_(periods.c.next_rated_on.is_(None), Disbursement.disbursed_on < periods.c.next_rated_on),
+    year = sa.cast(sa.extract("year", Disbursement.disbursed_on), sa.Integer)
+    groups = (
+        sa.select(
+            Disbursement.bank_id.label("bank_id"),
+            Disbursement.enterprise_id.label("enterprise_id"),
+            Disbursement.grade.label("grade"),
+            year.label("year"),
+            sa.func.sum(Disbursement.amount).label("amount"),
+            sa.func.count().label("tranches"),
+            # No ELSE: SUM skips the NULLs, and no literal of another type enters a sum of fen.
+            sa.func.sum(sa.case((Disbursement.disbursed_on >= window_opens, Disbursement.amount))).label("trailing"),
+        )
+        .where(Disbursement.disbursed_on <= as_of)
+        .group_by(Disbursement.bank_id, Disbursement.enterprise_id, Disbursement.grade, year)
+        .subquery("tranche_groups")
     )
     return (
         sa.select(
-            Disbursement.id.label("id"),
-            Disbursement.amount.label("amount"),
-            Disbursement.disbursed_on.label("disbursed_on"),
+            groups,
             Bank.code.label("bank_code"),
             Bank.name.label("bank_name"),
-            Loan.enterprise_id.label("enterprise_id"),
             Enterprise.town.label("town"),
             Enterprise.industry.label("industry"),
-            periods.c.grade.label("grade"),
         )
-        .select_from(Disbursement)
-        .join(Loan, Loan.id == Disbursement.loan_id)
-        .join(Enterprise, Enterprise.id == Loan.enterprise_id)
-        .join(Bank, Bank.id == Disbursement.bank_id)
-        .outerjoin(periods, in_period)
+        .join(Enterprise, Enterprise.id == groups.c.enterprise_id)
+        .join(Bank, Bank.id == groups.c.bank_id)
         .cte("tranche_facts")
     )
 
 
 def _aggregates(as_of: date, window_opens: date) -> dict[str, list[sa.Row]]:
-    """Every breakdown and the totals in ONE statement: the tranche facts (a CTE, materialised once
-    because every branch reads it) aggregated per dimension, the branches joined by UNION ALL.
+    """Every breakdown and the totals in ONE statement: the tranche groups (a CTE, materialised once
+    because every branch reads it) rolled up per dimension, the branches joined by UNION ALL.
 
     Rows: (dimension, key, label, amount, tranches, enterprises, trailing); dimension is "year",
     "bank", "town", "industry", "grade" or "total" (one row, even without tranches).
     """
-    facts = _tranche_facts()
+    facts = _tranche_groups(as_of, window_opens)
     text = sa.String()
     no_text = sa.cast(sa.null(), text)
-    year = sa.cast(sa.cast(sa.extract("year", facts.c.disbursed_on), sa.Integer), text)
+    year = sa.cast(facts.c.year, text)
 
     def branch(dimension: str, key: Any, label: Any, *group_by: Any) -> sa.Select:
-        return (
-            sa.select(
-                sa.cast(sa.literal(dimension), text).label("dimension"),
-                key.label("key"),
-                label.label("label"),
-                sa.func.sum(facts.c.amount).label("amount"),
-                sa.func.count(facts.c.id).label("tranches"),
-                sa.func.count(sa.distinct(facts.c.enterprise_id)).label("enterprises"),
-                # No ELSE: SUM skips the NULLs, and no literal of another type enters a sum of fen.
-                sa.func.sum(sa.case((facts.c.disbursed_on >= window_opens, facts.c.amount))).label("trailing"),
-            )
-            .where(facts.c.disbursed_on <= as_of)
-            .group_by(*group_by)
-        )
+        return sa.select(
+            sa.cast(sa.literal(dimension), text).label("dimension"),
+            key.label("key"),
+            label.label("label"),
+            sa.func.sum(facts.c.amount).label("amount"),
+            sa.func.coalesce(sa.func.sum(facts.c.tranches), 0).label("tranches"),
+            sa.func.count(sa.distinct(facts.c.enterprise_id)).label("enterprises"),
+            sa.func.sum(facts.c.trailing).label("trailing"),
+        ).group_by(*group_by)
 
     statement = sa.union_all(
         branch("total", no_text, no_text),
@@ -434,16 +416,14 @@ def visible_progress(as_of: date) -> Progress:
 
 def program_timeline(as_of: date) -> Timeline:
     """Cumulative progress at the end of each month, from the first month with a tranche to
-    ``as_of``'s month (two statements: the policy and one GROUP BY year, month)."""
+    ``as_of``'s month (two statements: the policy and one GROUP BY month)."""
     policy = policy_in_force(as_of)
-    year_of = sa.cast(sa.extract("year", Disbursement.disbursed_on), sa.Integer)
-    month_of = sa.cast(sa.extract("month", Disbursement.disbursed_on), sa.Integer)
-    # The date condition sits in the SUM, not in a WHERE: a plain scan of the table beats walking
-    # the date index (see _tranche_facts); months after as_of come back empty and are dropped.
-    up_to = sa.func.sum(sa.case((Disbursement.disbursed_on <= as_of, Disbursement.amount)))
-    rows = db.session.execute(sa.select(year_of, month_of, up_to).group_by(year_of, month_of)).all()
-    monthly = {(int(year), int(month)): amount for year, month, amount in rows if amount is not None}
-    monthly = {(int(year), int(month)): amount for year, month, amount in rows}
+    month = month_of(Disbursement.disbursed_on)
+    # A range of the covering index ix_disbursements_progress: the table itself is not read.
+    rows = db.session.execute(
+        sa.select(month, sa.func.sum(Disbursement.amount)).where(Disbursement.disbursed_on <= as_of).group_by(month)
+    ).all()
+    monthly = {(int(key[:4]), int(key[5:7])): amount for key, amount in rows}
     base = policy.program_opening if policy.count_opening_toward_target else ZERO
     year, month = min(monthly) if monthly else (as_of.year, as_of.month)
     items: list[TimelinePoint] = []

@@ -56,6 +56,7 @@ from core.policy.services import policy_in_force
 from loans.batch_format import RowError, errors_by_row
 from loans.models import Disbursement, Loan, LoanStatus, Repayment
 from loans.queries import LoanState, loan_state  # re-exported: the state as of a day is read-side
+from loans.tranche_grades import stamp_tranches
 from parties import queries as party_queries
 from parties.models import Bank, Enterprise
 
@@ -880,6 +881,8 @@ def _apply_bulk(
         raise _batch_refused(errors)
 
     if new_records:
+        if kind.model is Disbursement:  # every tranche's borrower and grade, in one statement
+            stamp_tranches(new_records, {loan.id: loan.enterprise_id for loan in loans.values()})
         db.session.add_all(new_records)
         for loan in loans.values():
             positions[loan.id].write_to(loan)  # assigns only what changed: untouched loans stay clean

@@ -110,7 +110,7 @@ def load_enterprises_demo(*, today: date, rng: random.Random, created_by: str) -
             continue
         # One generator per enterprise, seeded from the shared one: how many ratings fit before
         # today depends on the calendar, and must not shift every later draw of the demo.
-        own = random.Random(rng.getrandbits(64))
+        own = random.Random(rng.getrandbits(64))  # nosec B311  # reproducible demo data
         for grade, rated_on in _rating_history(profile.first_grade, profile.first_rated_on, today, own):
             rate_enterprise(enterprise, grade, rated_on, created_by)
             ratings += 1

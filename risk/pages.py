@@ -95,26 +95,28 @@ class MonthRow:
 
 def month_rows(as_of: date) -> list[MonthRow]:
     """The pool at each month end of the charts: cash (one query), paid-in capital (one query over the
-    contributions, the ledger's sub-ledger), the policies (one query), covered figures (one per month)."""
+    contributions, the ledger's sub-ledger), the policies (one query), covered figures (one query for
+    every month, ``queries.covered_history``)."""
     days = chart_days(as_of)
     cash = dict(queries.cash_history(days[0], days[-1]))
     contributions = db.session.execute(
         sa.select(RiskContribution.received_on, RiskContribution.amount).order_by(RiskContribution.received_on)
     ).all()
     policies = db.session.scalars(sa.select(Policy).order_by(Policy.effective_from)).all()
+    covered = queries.covered_history(days)
     rows = []
     for day in days:
         paid_in = sum((amount for received_on, amount in contributions if received_on <= day), ZERO)
         in_force = [policy for policy in policies if policy.effective_from <= day] or policies[:1]
-        figures = queries.bank_figures(day).values()
+        outstanding, exposure = covered[day]
         rows.append(
             MonthRow(
                 month=f"{day.year:04d}-{day.month:02d}",
                 day=day,
                 cash=cash.get(day, ZERO),
                 paid_in=paid_in,
-                covered_outstanding=sum((f.covered_outstanding for f in figures), ZERO),
-                covered_exposure=sum((f.covered_exposure for f in figures), ZERO),
+                covered_outstanding=outstanding,
+                covered_exposure=exposure,
                 multiple=in_force[-1].risk_leverage_multiple if in_force else 0,
             )
         )

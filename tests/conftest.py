@@ -67,7 +67,7 @@ def db_connection(app):
     finally:
         with app.app_context():
             db.session.remove()
-            db.session.configure(bind=None, join_transaction_mode="conservative_savepoint")
+            db.session.configure(bind=None, join_transaction_mode="conditional_savepoint")
             if outer.is_active:
                 outer.rollback()
             connection.close()

@@ -23,8 +23,11 @@ from tests.conftest import reset_schema
 
 
 @contextmanager
-def fresh_database(app, label: str, *, pool_size: int = 10, max_overflow: int = 30) -> Iterator[sa.Engine]:
-    """An engine on a brand-new database built like the suite's; skips the test on SQLite."""
+def fresh_database(
+    app, label: str, *, pool_size: int = 10, max_overflow: int = 30, schema: bool = True
+) -> Iterator[sa.Engine]:
+    """An engine on a brand-new database built like the suite's (left empty when not ``schema``);
+    skips the test on SQLite."""
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "postgresql":
@@ -35,7 +38,8 @@ def fresh_database(app, label: str, *, pool_size: int = 10, max_overflow: int = 
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     fresh = sa.create_engine(engine.url.set(database=name), pool_size=pool_size, max_overflow=max_overflow)
     try:
-        reset_schema(fresh)
+        if schema:
+            reset_schema(fresh)
         yield fresh
     finally:
         clock.freeze(None)
@@ -93,3 +97,26 @@ def race(app, engine: sa.Engine, attempts: list[Callable[[], object]], *, hold_s
     assert not any(thread.is_alive() for thread in threads)
     assert errors == []
     return sorted(outcomes)
+
+
+def assert_books_sound(app, engine: sa.Engine) -> dict[str, int]:
+    """After a race: the audit chain verifies and every fund's trial balance balances, as committed.
+
+    Returns, per object type, how many objects the audit trail mentions (a refused attempt must have
+    left none).
+    """
+    from core.audit.models import AuditEvent
+    from core.audit.trail import verify_chain
+    from core.ledger.models import LedgerAccount
+    from core.ledger.queries import trial_balance
+
+    with session_on(app, engine) as session:
+        verified = verify_chain()
+        assert verified.ok, verified.reason
+        for fund in session.scalars(sa.select(LedgerAccount.fund).distinct()):
+            assert trial_balance(fund).balanced, fund
+        return dict(
+            session.execute(
+                sa.select(AuditEvent.object_type, sa.func.count(AuditEvent.object_id.distinct())).group_by(AuditEvent.object_type)
+            ).all()
+        )

@@ -23,7 +23,7 @@ from core.errors import DEFAULT_MESSAGES, Unauthorized, respond
 from core.extensions import login_manager
 
 # Session key holding the user's password_changed_at at login.
-PASSWORD_STAMP_KEY = "_pw_stamp"
+PASSWORD_STAMP_KEY = "_pw_stamp"  # nosec B105  # a session key name, not a password
 
 
 class AnonymousUser(AnonymousUserMixin):

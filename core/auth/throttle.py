@@ -9,10 +9,16 @@ Rules:
   rollback would erase the counter;
 - a successful login clears that username's failures only; other usernames' failures from the
   same address keep counting against the address.
+
+Account lockout: a username at its limit is *locked* until enough failures leave the window; the
+user is told so, the admin sees the lock on the users page (count, last failure, until when) and
+may lift it early (``core.auth.services.unlock_account``, audited). The lock expires by itself so that nobody who merely
+knows a username can keep its owner out for good.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -78,11 +84,18 @@ def check_allowed(username: str, address: str | None) -> None:
                 window,
             )
         )
+    account_wait = waits[0]
     known = [w for w in waits if w is not None]
     if known:
         retry_after = max(known)
         minutes = max(1, math.ceil(retry_after / 60))
-        raise TooManyRequests(_("登录失败次数过多，请 %(minutes)d 分钟后再试", minutes=minutes), retry_after=retry_after)
+        if account_wait is not None:
+            message = _(
+                "该账户因连续多次登录失败已被暂时锁定，请 %(minutes)d 分钟后再试，或联系系统管理员解锁", minutes=minutes
+            )
+        else:
+            message = _("登录失败次数过多，请 %(minutes)d 分钟后再试", minutes=minutes)
+        raise TooManyRequests(message, retry_after=retry_after)
 
 
 def record_failure(username: str, address: str | None) -> None:
@@ -92,9 +105,11 @@ def record_failure(username: str, address: str | None) -> None:
     keep_despite_error()
 
 
-def clear_failures(username: str) -> None:
-    """After a successful login: this username starts afresh (the address's other failures stay)."""
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.username == normalise_username(username)))
+def clear_failures(username: str) -> int:
+    """After a successful login or an admin's unlock: this username starts afresh (the address's
+    other failures stay); returns how many failures were forgotten."""
+    result = db.session.execute(sa.delete(LoginFailure).where(LoginFailure.username == normalise_username(username)))
+    return result.rowcount or 0
 
 
 def purge_expired(before: datetime | None = None) -> int:
@@ -102,3 +117,46 @@ def purge_expired(before: datetime | None = None) -> int:
     cutoff = before or clock.now() - _window()
     result = db.session.execute(sa.delete(LoginFailure).where(LoginFailure.at <= cutoff))
     return result.rowcount or 0
+
+
+@dataclass(frozen=True)
+class AccountLock:
+    """A username at its failure limit: how many failures, the last one, and when the lock lifts by itself."""
+
+    username: str
+    failures: int
+    last_failure_at: datetime
+    locked_until: datetime
+
+
+def locked_accounts(usernames: list[str] | None = None) -> dict[str, AccountLock]:
+    """The locked usernames (normalised), optionally only among ``usernames``; one query."""
+    config = current_app.config
+    limit = config["LOGIN_FAILURE_LIMIT"]
+    now = clock.now()
+    window = _window()
+    recent = LoginFailure.at > now - window
+    # Only the usernames at their limit are read in detail: a spray of guesses at many names stays cheap.
+    at_limit = (
+        sa.select(LoginFailure.username)
+        .where(recent)
+        .group_by(LoginFailure.username)
+        .having(sa.func.count() >= limit)
+    )
+    if usernames is not None:
+        at_limit = at_limit.where(LoginFailure.username.in_([normalise_username(name) for name in usernames]))
+    query = sa.select(LoginFailure.username, LoginFailure.at).where(recent, LoginFailure.username.in_(at_limit))
+    by_username: dict[str, list[datetime]] = {}
+    for username, at in db.session.execute(query.order_by(LoginFailure.username, LoginFailure.at)):
+        by_username.setdefault(username, []).append(at)
+    locks: dict[str, AccountLock] = {}
+    for username, failures in by_username.items():
+        wait = _seconds_until_below(failures, limit, now, window)
+        if wait is not None:
+            locks[username] = AccountLock(username, len(failures), failures[-1], now + timedelta(seconds=wait))
+    return locks
+
+
+def account_lock(username: str) -> AccountLock | None:
+    return locked_accounts([username]).get(normalise_username(username))
+

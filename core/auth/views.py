@@ -17,6 +17,7 @@ from core.auth.forms import ChangePasswordForm, LoginForm, PasswordResetForm, Us
 from core.auth.loaders import stamp_session
 from core.auth.models import ROLE_VALUES, Role, User
 from core.auth.permissions import public, roles_required
+from core.auth import throttle
 from core.auth.services import (
     authenticate,
     bank_model,
@@ -24,6 +25,7 @@ from core.auth.services import (
     create_user,
     role_choices,
     set_password,
+    unlock_account,
     update_user,
 )
 from core.db import db
@@ -85,6 +87,7 @@ def login():
     except Unauthorized as refused:
         return render_template("auth/login.html", form=form, error=refused.message), 401
     _restart_session()  # against session fixation: nothing from before the login survives it
+    session.permanent = True  # re-signed on every request, refused after PERMANENT_SESSION_LIFETIME idle
     login_user(user)
     stamp_session(user)
     record_event("auth.login", "user", user.id)
@@ -157,6 +160,7 @@ def users():
     return render_template(
         "admin/users.html",
         users=rows,
+        locked=_locked_users(),
         total=total,
         page=page,
         per_page=USERS_PER_PAGE,
@@ -165,6 +169,26 @@ def users():
         selected_role=role,
         selected_bank_id=bank_id,
     )
+
+
+def _locked_users() -> list[tuple[User, throttle.AccountLock]]:
+    """Every existing user locked out by failed logins (failures against unknown usernames are not listed)."""
+    locks = throttle.locked_accounts()
+    if not locks:
+        return []
+    users = db.session.scalars(
+        sa.select(User).where(sa.func.lower(User.username).in_(list(locks))).order_by(User.username)
+    ).all()
+    return [(user, locks[throttle.normalise_username(user.username)]) for user in users]
+
+
+@blueprint.route("/admin/users/<int:user_id>/unlock", methods=["POST"])
+@roles_required(Role.ADMIN)
+def user_unlock(user_id: int):
+    user = _user_or_404(user_id)
+    unlock_account(user)  # 409 (error page, nothing written) when it was not locked
+    flash(_("已解除用户 %(username)s 的登录锁定", username=user.username), "success")
+    return redirect(url_for("auth.users"))
 
 
 @blueprint.route("/admin/users/new", methods=["GET", "POST"])

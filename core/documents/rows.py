@@ -2,7 +2,7 @@
 
 One sheet per :class:`core.pdf.TableData`: a title row, a bold header row (frozen), then the rows;
 amounts are numbers with two decimals (``Decimal`` handed to openpyxl, never a float made here),
-dates are dates, and **every text cell goes through** :func:`core.tabular.neutralise_formula`, so an
+dates are dates, and **every text cell goes through** :func:`core.tabular.spreadsheet_text`, so an
 enterprise named ``=HYPERLINK(...)`` opens as plain text, not as a formula.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from core.pdf import TableData
-from core.tabular import neutralise_formula
+from core.tabular import spreadsheet_text
 
 __all__ = ["XLSX_MIMETYPE", "tables_xlsx"]
 
@@ -57,16 +57,16 @@ def tables_xlsx(tables: Sequence[TableData], *, title: str) -> bytes:
                 return None
             if kind in _FORMATS and not isinstance(value, str):
                 if kind == "date" and not isinstance(value, date):
-                    value = neutralise_formula(str(value))
+                    value = spreadsheet_text(str(value))
                 out = WriteOnlyCell(sheet, value=value)
                 out.number_format = _FORMATS[kind]
             else:
-                out = WriteOnlyCell(sheet, value=neutralise_formula(str(value)))
+                out = WriteOnlyCell(sheet, value=spreadsheet_text(str(value)))
             if font is not None:
                 out.font = font
             return out
 
-        heading = WriteOnlyCell(sheet, value=neutralise_formula(f"{title} — {table.name}"))
+        heading = WriteOnlyCell(sheet, value=spreadsheet_text(f"{title} — {table.name}"))
         heading.font = Font(bold=True, size=13)
         sheet.append([heading])
         sheet.append([cell(column.label, "text", bold) for column in table.columns])

@@ -200,9 +200,15 @@ def run_job(
     *,
     triggered_by: str,
     on_progress: Progress | None = None,
+    run_again: bool | None = None,
 ) -> JobRun:
     """Run job ``name`` for ``period`` (default: :func:`default_period`) unless that period is done or
     being done; returns its run row, with ``outcome`` saying what this call did.
+
+    ``run_again``: whether a period that already succeeded runs again; None (the default) asks the
+    job (:meth:`JobDefinition.may_run_again`). The scheduler passes False for the jobs it runs once
+    per period: decided under the lock, so a second scheduler arriving just after the first finished
+    finds the period done rather than doing it twice.
 
     The caller's session must hold no pending changes: a run commits its own transactions (see the
     module's rules). 404 unknown job, 422 bad period (nothing written). A failing job does not raise:
@@ -213,7 +219,7 @@ def run_job(
     session = db.session()
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("run_job is a unit of work of its own: commit or roll back the session first")
-    again = job.may_run_again(period)
+    again = job.may_run_again(period) if run_again is None else run_again
     # End the caller's (read) transaction: on SQLite it holds the write lock the claim needs.
     session.commit()
     channel = _Channel(session.get_bind())

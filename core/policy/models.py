@@ -50,7 +50,7 @@ DEFAULT_POLICY: dict[str, Any] = {
     "seed_max_term_months": 24,
     "seed_max_enterprise_age_years": 5,
     "seed_min_expert_reviews": 3,
-    "seed_pass_mark": 60,
+    "seed_pass_mark": 60,  # nosec B105  # a score threshold, not a password
     "seed_notice_working_days": 5,
     # Risk-compensation pool (domain.md §4); ratios are exact decimals (ScaledDecimal, 6 places).
     "risk_pool_commitment": Decimal("10000000.00"),

@@ -87,19 +87,31 @@ def test_revoke_tokens_deletes_only_that_users_tokens(app_ctx):
 @pytest.mark.parametrize(
     "password, ok",
     [
-        ("abc12345", True),
-        ("abcdefgh", False),  # no digit
-        ("12345678", False),  # no letter
-        ("ab1", False),  # too short (test minimum is 8)
+        ("abcdef123456", True),
+        ("Demo2026pass", True),  # the demo password stays valid
+        ("abcdef12345", False),  # 11 characters: too short
+        ("abcdefghijkl", False),  # no digit
+        ("123456789012", False),  # no letter
         ("a1" * 100, False),  # too long
+        ("Password1234", False),  # common, whatever the case
+        ("qwerty123456", False),  # common
     ],
 )
 def test_password_rules(app_ctx, password, ok):
     assert (passwords.password_problems(password, "someone") == []) is ok
 
 
-def test_password_may_not_be_the_username(app_ctx):
-    assert passwords.password_problems("Zhang2024x", "zhang2024x")
+def test_password_may_not_be_or_contain_the_username(app_ctx):
+    assert passwords.password_problems("Zhang2024xyz", "zhang2024xyz")
+    assert passwords.password_problems("my-zhang.san-2026", "Zhang.San") == ["密码不能包含用户名"]
+    # Two-letter usernames only count when they are the whole password.
+    assert passwords.password_problems("safe-ab-2026x", "ab") == []
+
+
+def test_each_broken_rule_has_its_chinese_message(app_ctx):
+    assert passwords.password_problems("short1", "someone") == ["密码至少需要 12 个字符"]
+    assert passwords.password_problems("abcdefghijkl", "someone") == ["密码必须同时包含字母和数字"]
+    assert passwords.password_problems("abc123456789", "someone") == ["该密码过于常见，很容易被猜中，请换一个"]
 
 
 def test_hash_is_argon2id_with_configured_cost(app_ctx):
@@ -176,10 +188,10 @@ def test_throttle_window_expires(app_ctx, frozen):
 
 def test_create_user_hashes_the_password(app_ctx):
     bank = BankFactory()
-    user = create_user("liaison.one", "secret123", "bank_liaison", bank.id, "联络员甲")
+    user = create_user("liaison.one", "secret123456", "bank_liaison", bank.id, "联络员甲")
     assert user.id and user.is_active and user.bank_id == bank.id
     assert user.display_name == "联络员甲"
-    assert user.password_hash.startswith("$argon2id$") and "secret123" not in user.password_hash
+    assert user.password_hash.startswith("$argon2id$") and "secret123456" not in user.password_hash
 
 
 @pytest.mark.parametrize(
@@ -196,7 +208,7 @@ def test_create_user_hashes_the_password(app_ctx):
 )
 def test_create_user_refusals_are_field_errors(app_ctx, kwargs, field):
     bank = BankFactory()
-    args = {"username": "new.user", "password": "secret123", "bank_id": None, **kwargs}
+    args = {"username": "new.user", "password": "secret123456", "bank_id": None, **kwargs}
     if args["bank_id"] == "BANK":
         args["bank_id"] = bank.id
     with pytest.raises(ValidationFailed) as refused:
@@ -209,14 +221,14 @@ def test_create_user_refuses_an_inactive_or_unknown_bank(app_ctx):
     closed = BankFactory(is_active=False)
     for bank_id in (closed.id, 999999):
         with pytest.raises(ValidationFailed) as refused:
-            create_user("liaison.x", "secret123", "bank_liaison", bank_id)
+            create_user("liaison.x", "secret123456", "bank_liaison", bank_id)
         assert "bank_id" in refused.value.errors
 
 
 def test_create_user_refuses_a_taken_username_whatever_its_case(app_ctx):
     UserFactory(username="li.si")
     with pytest.raises(BusinessRuleError):
-        create_user("LI.SI", "secret123", "auditor")
+        create_user("LI.SI", "secret123456", "auditor")
 
 
 def test_update_user_moves_a_liaison_to_another_role_without_its_bank(app_ctx):
@@ -247,9 +259,9 @@ def test_set_password_revokes_tokens_and_moves_the_stamp(app_ctx, frozen):
     raw, _ = issue_token(user)
     before = user.password_changed_at
     frozen(seconds=1)
-    set_password(user, "another123")
+    set_password(user, "another12345")
     assert user.password_changed_at > before
-    assert passwords.verify_password(user.password_hash, "another123")
+    assert passwords.verify_password(user.password_hash, "another12345")
     assert user_for_token(raw) is None
     with pytest.raises(ValidationFailed) as refused:
         set_password(user, "weak")
@@ -259,13 +271,13 @@ def test_set_password_revokes_tokens_and_moves_the_stamp(app_ctx, frozen):
 def test_change_own_password_needs_the_current_one(app_ctx):
     user = UserFactory()
     with pytest.raises(ValidationFailed) as refused:
-        change_own_password(user, "not-my-password1", "another123", "10.0.0.10")
+        change_own_password(user, "not-my-password1", "another12345", "10.0.0.10")
     assert "current_password" in refused.value.errors
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginFailure)) == 1  # counts as a failure
     with pytest.raises(ValidationFailed):
         change_own_password(user, DEFAULT_PASSWORD, DEFAULT_PASSWORD, "10.0.0.10")
-    change_own_password(user, DEFAULT_PASSWORD, "another123", "10.0.0.10")
-    assert passwords.verify_password(user.password_hash, "another123")
+    change_own_password(user, DEFAULT_PASSWORD, "another12345", "10.0.0.10")
+    assert passwords.verify_password(user.password_hash, "another12345")
 
 
 # --- the users command ---------------------------------------------------------------------------------
@@ -277,11 +289,11 @@ def _user_named(app, username):
 
 
 def test_cli_users_create(app, runner):
-    result = runner.invoke(args=["users", "create", "zhao.liu", "--role", "auditor", "--password", "secret123"])
+    result = runner.invoke(args=["users", "create", "zhao.liu", "--role", "auditor", "--password", "secret123456"])
     assert result.exit_code == 0, result.output
     assert "已创建用户 zhao.liu" in result.output
     user = _user_named(app, "zhao.liu")
-    assert user.role == "auditor" and passwords.verify_password(user.password_hash, "secret123")
+    assert user.role == "auditor" and passwords.verify_password(user.password_hash, "secret123456")
 
 
 def test_cli_users_create_reads_the_password_from_stdin(app, runner):
@@ -289,20 +301,20 @@ def test_cli_users_create_reads_the_password_from_stdin(app, runner):
         bank_id = persist(BankFactory(code="CLI01")).id
     result = runner.invoke(
         args=["users", "create", "qian.qi", "--role", "bank_liaison", "--bank", "CLI01", "--password", "-"],
-        input="fromstdin42\n",
+        input="fromstdin4242\n",
     )
     assert result.exit_code == 0, result.output
     user = _user_named(app, "qian.qi")
     assert user.bank_id == bank_id
-    assert passwords.verify_password(user.password_hash, "fromstdin42")
-    assert "fromstdin42" not in result.output
+    assert passwords.verify_password(user.password_hash, "fromstdin4242")
+    assert "fromstdin4242" not in result.output
 
 
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["sun.ba", "--role", "bank_liaison", "--password", "secret123"], "所属银行"),
-        (["sun.ba", "--role", "bank_liaison", "--bank", "NOPE", "--password", "secret123"], "NOPE"),
+        (["sun.ba", "--role", "bank_liaison", "--password", "secret123456"], "所属银行"),
+        (["sun.ba", "--role", "bank_liaison", "--bank", "NOPE", "--password", "secret123456"], "NOPE"),
         (["sun.ba", "--role", "auditor", "--password", "weak"], "密码"),
     ],
 )
@@ -315,15 +327,15 @@ def test_cli_users_create_refusals_exit_non_zero_and_write_nothing(app, runner, 
 
 def test_cli_users_create_refuses_a_duplicate(app, runner):
     make_user(app, "auditor", username="zhou.jiu")
-    result = runner.invoke(args=["users", "create", "zhou.jiu", "--role", "auditor", "--password", "secret123"])
+    result = runner.invoke(args=["users", "create", "zhou.jiu", "--role", "auditor", "--password", "secret123456"])
     assert result.exit_code != 0
     assert "已被使用" in result.output
 
 
 def test_cli_users_set_password(app, runner):
     make_user(app, "auditor", username="wu.shi")
-    result = runner.invoke(args=["users", "set-password", "wu.shi", "--password", "-"], input="brandnew77\n")
+    result = runner.invoke(args=["users", "set-password", "wu.shi", "--password", "-"], input="brandnew7777\n")
     assert result.exit_code == 0, result.output
-    assert passwords.verify_password(_user_named(app, "wu.shi").password_hash, "brandnew77")
-    result = runner.invoke(args=["users", "set-password", "nobody", "--password", "brandnew77"])
+    assert passwords.verify_password(_user_named(app, "wu.shi").password_hash, "brandnew7777")
+    result = runner.invoke(args=["users", "set-password", "nobody", "--password", "brandnew7777"])
     assert result.exit_code != 0

@@ -199,7 +199,7 @@ def test_admin_creates_users(app, client, api_as):
         bank_id = persist(BankFactory()).id
     response = client.post(
         "/api/v1/users",
-        json={"username": "liaison.a", "password": "secret123", "role": "bank_liaison", "bank_id": bank_id},
+        json={"username": "liaison.a", "password": "secret123456", "role": "bank_liaison", "bank_id": bank_id},
         headers=headers,
     )
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -207,19 +207,19 @@ def test_admin_creates_users(app, client, api_as):
     assert body["username"] == "liaison.a" and body["role"] == "bank_liaison" and body["bank_id"] == bank_id
     assert body["is_active"] is True
     text = response.get_data(as_text=True)
-    assert "password_hash" not in text and "argon2" not in text and "secret123" not in text
+    assert "password_hash" not in text and "argon2" not in text and "secret123456" not in text
 
-    officer = client.post("/api/v1/users", json={"username": "officer.a", "password": "secret123", "role": "fund_officer"}, headers=headers)
+    officer = client.post("/api/v1/users", json={"username": "officer.a", "password": "secret123456", "role": "fund_officer"}, headers=headers)
     assert officer.status_code == 201 and officer.get_json()["bank_id"] is None
     # the new user can log in
-    assert ask_token(client, "liaison.a", "secret123").get_json()["role"] == "bank_liaison"
+    assert ask_token(client, "liaison.a", "secret123456").get_json()["role"] == "bank_liaison"
 
 
 def test_duplicate_username_is_409_and_writes_nothing(app, client, api_as, row_counts):
     _admin, headers = api_as("admin")
     make_user(app, "auditor", username="dup.user")
     before = row_counts()
-    response = client.post("/api/v1/users", json={"username": "dup.user", "password": "secret123", "role": "auditor"}, headers=headers)
+    response = client.post("/api/v1/users", json={"username": "dup.user", "password": "secret123456", "role": "auditor"}, headers=headers)
     assert "username" in assert_error_shape(response, 409)["errors"]
     assert row_counts() == before
 
@@ -227,14 +227,14 @@ def test_duplicate_username_is_409_and_writes_nothing(app, client, api_as, row_c
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"password": "secret123", "role": "auditor"}, "username"),
+        ({"password": "secret123456", "role": "auditor"}, "username"),
         ({"username": "u.one", "role": "auditor"}, "password"),
-        ({"username": "u.one", "password": "secret123"}, "role"),
-        ({"username": "u.one", "password": "secret123", "role": "chief"}, "role"),
-        ({"username": "u.one", "password": "secret123", "role": "bank_liaison"}, "bank_id"),
-        ({"username": "u.one", "password": "secret123", "role": "bank_liaison", "bank_id": 987654}, "bank_id"),
+        ({"username": "u.one", "password": "secret123456"}, "role"),
+        ({"username": "u.one", "password": "secret123456", "role": "chief"}, "role"),
+        ({"username": "u.one", "password": "secret123456", "role": "bank_liaison"}, "bank_id"),
+        ({"username": "u.one", "password": "secret123456", "role": "bank_liaison", "bank_id": 987654}, "bank_id"),
         ({"username": "u.one", "password": "weakpass", "role": "auditor"}, "password"),
-        ({"username": "u.one", "password": "u.one1234", "role": "auditor", "extra": 1}, "extra"),
+        ({"username": "u.one", "password": "u.one1234567", "role": "auditor", "extra": 1}, "extra"),
     ],
 )
 def test_user_creation_refusals_are_422_and_write_nothing(client, api_as, row_counts, body, field):
@@ -250,13 +250,13 @@ def test_a_non_admin_may_not_manage_users(app, client, api_as, row_counts):
     for role in ("bank_liaison", "fund_officer", "fund_manager", "auditor"):
         user, headers = api_as(role)
         before = row_counts()
-        response = client.post("/api/v1/users", json={"username": "x.y", "password": "secret123", "role": "auditor"}, headers=headers)
+        response = client.post("/api/v1/users", json={"username": "x.y", "password": "secret123456", "role": "auditor"}, headers=headers)
         assert_error_shape(response, 403)
         assert row_counts() == before
         assert_error_shape(client.get("/api/v1/users", headers=headers), 403)
         assert_error_shape(client.get(f"/api/v1/users/{user.id}", headers=headers), 403)
         assert_error_shape(client.patch(f"/api/v1/users/{user.id}", json={"role": "admin"}, headers=headers), 403)
-        assert_error_shape(client.post(f"/api/v1/users/{user.id}/password", json={"new_password": "hijack123"}, headers=headers), 403)
+        assert_error_shape(client.post(f"/api/v1/users/{user.id}/password", json={"new_password": "hijack123456"}, headers=headers), 403)
 
 
 def test_admin_lists_filters_reads_and_updates_users(app, client, api_as):
@@ -288,10 +288,10 @@ def test_admin_resets_a_password_and_revokes_the_users_tokens(app, client, api_a
     _admin, headers = api_as("admin")
     user = make_user(app, "auditor")
     user_headers = api_headers(user)
-    response = client.post(f"/api/v1/users/{user.id}/password", json={"new_password": "reset-it-77"}, headers=headers)
+    response = client.post(f"/api/v1/users/{user.id}/password", json={"new_password": "reset-it-777"}, headers=headers)
     assert response.status_code == 204, response.get_data(as_text=True)
     assert_error_shape(client.get("/api/v1/me", headers=user_headers), 401)
-    assert ask_token(client, user.username, "reset-it-77").status_code == 200
+    assert ask_token(client, user.username, "reset-it-777").status_code == 200
     weak = client.post(f"/api/v1/users/{user.id}/password", json={"new_password": "weak"}, headers=headers)
     assert "new_password" in assert_error_shape(weak, 422)["errors"]
 

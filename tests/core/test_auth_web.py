@@ -91,7 +91,7 @@ def test_login_is_throttled_with_a_429_page(app, client, monkeypatch):
     response = web_login(client, user.username, DEFAULT_PASSWORD)
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
-    assert "登录失败次数过多" in response.get_data(as_text=True)
+    assert "该账户因连续多次登录失败已被暂时锁定" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
 
 
@@ -224,7 +224,7 @@ def test_admin_creates_a_liaison_on_the_web(app, client, login_as):
     response = post_form(
         client,
         "/admin/users/new",
-        {"username": "web.liaison", "display_name": "网页联络员", "role": "bank_liaison", "bank_id": str(bank.id), "password": "secret123", "confirm": "secret123"},
+        {"username": "web.liaison", "display_name": "网页联络员", "role": "bank_liaison", "bank_id": str(bank.id), "password": "secret123456", "confirm": "secret123456"},
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.app_context():
@@ -237,9 +237,9 @@ def test_user_form_refusals_write_nothing(app, client, login_as, row_counts):
     login_as("admin")
     make_user(app, "auditor", username="taken.name")
     before = row_counts()
-    no_bank = post_form(client, "/admin/users/new", {"username": "x.liaison", "role": "bank_liaison", "bank_id": "", "password": "secret123", "confirm": "secret123"})
+    no_bank = post_form(client, "/admin/users/new", {"username": "x.liaison", "role": "bank_liaison", "bank_id": "", "password": "secret123456", "confirm": "secret123456"})
     assert no_bank.status_code == 422 and "银行联络员必须指定所属银行" in no_bank.get_data(as_text=True)
-    taken = post_form(client, "/admin/users/new", {"username": "taken.name", "role": "auditor", "bank_id": "", "password": "secret123", "confirm": "secret123"})
+    taken = post_form(client, "/admin/users/new", {"username": "taken.name", "role": "auditor", "bank_id": "", "password": "secret123456", "confirm": "secret123456"})
     assert taken.status_code == 409 and "已被使用" in taken.get_data(as_text=True)
     assert row_counts() == before
 
@@ -257,10 +257,10 @@ def test_admin_edits_and_resets_a_user(app, client, login_as):
         changed = db.session.get(User, user.id)
         assert (changed.display_name, changed.role, changed.bank_id, changed.is_active) == ("改名了", "auditor", None, False)
 
-    response = post_form(client, f"/admin/users/{user.id}/password", {"new_password": "reset-it-77", "confirm": "reset-it-77"})
+    response = post_form(client, f"/admin/users/{user.id}/password", {"new_password": "reset-it-777", "confirm": "reset-it-777"})
     assert response.status_code == 302
     with app.app_context():
-        assert verify_password(db.session.get(User, user.id).password_hash, "reset-it-77")
+        assert verify_password(db.session.get(User, user.id).password_hash, "reset-it-777")
     assert client.get("/admin/users/999999/edit").status_code == 404
 
 

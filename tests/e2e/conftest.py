@@ -5,13 +5,16 @@ What a test gets:
 - ``live_server`` (session): a fresh SQLite file in a temporary directory, built by
   ``flask db upgrade`` and filled by ``flask demo load`` (the real CLI, as ``make run`` does),
   then gunicorn (1 worker, 4 threads, ``APP_ENV=development``) on a free 127.0.0.1 port. Its
-  ``token(username)`` and ``get_json(path, token=...)`` call the HTTP API with urllib.
+  ``token(username)``, ``get_json(path, token=...)``, ``request(...)`` and ``upload(...)`` (multipart)
+  call the HTTP API with urllib.
 - ``browser`` (session): Debian's Chromium (``/usr/bin/chromium``; ``CHROMIUM`` overrides) launched by
   Playwright. We never run ``playwright install``: its browser download fails on our machines.
 - ``pages`` (per test): ``pages.new()`` opens a page in its own browser context (own cookies),
   ``pages.login(username)`` logs in through the real login page, ``pages.watch(page)`` tells
   what the page logged and requested, ``pages.screenshot(page)`` saves a picture now.
   ``page_as(username)`` is ``pages.login``.
+- Tests marked ``closes_books`` (a month's sign-off) run after every other test of the session:
+  the server is shared, and a closed month refuses the backdated steps other journeys record.
 - At the end of every test, each page it opened is saved to ``artifacts/e2e/<test>.png``
   (``<test>-2.png`` for a second page; ``ARTIFACTS_DIR`` replaces ``artifacts/``), pass or fail,
   and the test errors if a page raised an uncaught script error or asked a host other than
@@ -89,6 +92,10 @@ def artifacts_dir() -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: end-to-end test in a real browser against a live server")
+    config.addinivalue_line(
+        "markers",
+        "closes_books: the test signs off a month, which closes it and every month before it on the shared server",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -102,6 +109,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
             if on_postgresql():
                 item.add_marker(skip_pg)
+    # All e2e tests share one server: a sign-off closes the month (and every earlier one) to the
+    # journeys that record backdated steps, so the tests that close books run last, in their order.
+    closing = [item for item in items if item.get_closest_marker("closes_books")]
+    if closing:
+        items[:] = [item for item in items if not item.get_closest_marker("closes_books")] + closing
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -151,6 +163,33 @@ class LiveServer:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
+        try:
+            with _OPENER.open(req, timeout=30) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        return status, (json.loads(raw) if raw else None)
+
+    def upload(
+        self, path: str, *, token: str, fields: dict[str, str], file_name: str, content: bytes
+    ) -> tuple[int, Any]:
+        """POST a multipart form (``fields`` and one ``file``) to the API: (status, decoded JSON)."""
+        boundary = "----e2e" + secrets.token_hex(8)
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
+        )
+        headers = {
+            "Accept": "application/json",
+            "Authorization": f"Bearer {token}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        }
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        req = urllib.request.Request(self.url + path, data=body, headers=headers, method="POST")
         try:
             with _OPENER.open(req, timeout=30) as response:
                 status, raw = response.status, response.read()

@@ -82,6 +82,18 @@ def test_a_scheduled_run_is_for_the_previous_month_or_today(app, app_ctx, stub_s
     assert stub_scheduled_jobs["monthly-reconciliation"].calls == ["2025-06"]
 
 
+def test_the_scheduler_runs_a_period_once_except_the_contracts_sweep(app, app_ctx, stub_scheduled_jobs):
+    """The reconciliation may be re-run by hand until sign-off, but a second scheduled run of a
+    succeeded month (a second scheduler, a run by hand before 02:00) leaves it as it is."""
+    freeze_at(date(2025, 7, 1), time(2, 0))
+    for _ in range(2):
+        schedule.run_scheduled(app, "monthly-reconciliation")
+        schedule.run_scheduled(app, "contracts")
+    assert stub_scheduled_jobs["monthly-reconciliation"].calls == ["2025-06"]
+    assert stub_scheduled_jobs["contracts"].calls == ["2025-07-01", "2025-07-01"]
+    assert [run.attempts for run in db.session.scalars(sa.select(JobRun).order_by(JobRun.id))] == [1, 2]
+
+
 def test_a_scheduled_run_that_breaks_is_logged_not_raised(app, app_ctx, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("数据库不可用")

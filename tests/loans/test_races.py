@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from core.db import db
 from loans import services
 from loans.models import Disbursement, Loan
-from tests.races import fresh_database, session_on
+from tests.races import assert_books_sound, fresh_database, session_on
 from tests.races import race as run_race
 from tests.factories import BankFactory, EnterpriseFactory, RatingFactory
 from tests.loans.test_loans import freeze_on
@@ -114,3 +114,38 @@ def test_two_loans_racing_for_one_credit_line(app, fresh_engine):
     assert outcomes == ["ok", "refused"]
     principals = [row.principal for row in committed(fresh_engine, sa.select(Loan.principal).where(Loan.enterprise_id == enterprise_id))]
     assert principals == [D("600000.00")] and sum(principals) <= D("1000000.00")
+
+
+def test_ten_tranches_racing_for_one_principal_record_exactly_those_acknowledged(app, fresh_engine):
+    (loan_id,), _enterprise_id, _bank = arrange(app, fresh_engine)
+    events_before = assert_books_sound(app, fresh_engine)
+    outcomes = run_race(
+        app, fresh_engine, [disbursing(loan_id, "300000.00", f"T{n}") for n in range(10)], hold_seconds=0.05
+    )
+    assert outcomes == ["ok"] * 3 + ["refused"] * 7  # 3 x 300,000.00 fit in 1,000,000.00, a fourth does not
+    refs = sorted(row.bank_ref for row in committed(fresh_engine, sa.select(Disbursement.bank_ref)))
+    assert len(refs) == len(set(refs)) == outcomes.count("ok")  # acknowledged == stored, none twice
+    ((disbursed,),) = committed(fresh_engine, sa.select(Loan.disbursed_total).where(Loan.id == loan_id))
+    assert disbursed == D("900000.00") == sum(row.amount for row in committed(fresh_engine, sa.select(Disbursement.amount)))
+    events = assert_books_sound(app, fresh_engine)
+    # The trail knows the three stored tranches; the seven refused attempts left nothing, not even there.
+    assert events.get("disbursements", 0) - events_before.get("disbursements", 0) == 3
+
+
+def test_ten_loans_racing_for_one_credit_line_never_exceed_it(app, fresh_engine):
+    _loans, enterprise_id, _bank = arrange(app, fresh_engine, line="1000000.00", loans=0)
+    with session_on(app, fresh_engine) as session:
+        bank_ids = [BankFactory().id for _ in range(10)]
+        session.commit()
+
+    def contracting(n: int) -> Callable[[], object]:
+        return lambda: services.create_loan(
+            bank_id=bank_ids[n], enterprise_id=enterprise_id, contract_no=f"LINE10-{n}", principal=D("300000.00"),
+            annual_rate=D("0.04"), start_date=START, maturity_date=MATURITY, created_by="race",
+        )
+
+    outcomes = run_race(app, fresh_engine, [contracting(n) for n in range(10)], hold_seconds=0.05)
+    assert outcomes == ["ok"] * 3 + ["refused"] * 7
+    principals = [row.principal for row in committed(fresh_engine, sa.select(Loan.principal).where(Loan.enterprise_id == enterprise_id))]
+    assert len(principals) == 3 and sum(principals) == D("900000.00") <= D("1000000.00")
+    assert assert_books_sound(app, fresh_engine).get("loans") == 3

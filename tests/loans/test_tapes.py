@@ -142,7 +142,7 @@ def test_another_banks_liaison_gets_404_and_nothing_is_stored(app, client, liais
 @pytest.mark.parametrize(
     ("data", "filename", "needle"),
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00garbage", "tape.csv", "编码"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00garbage", "tape.csv", "不是 CSV 文本"),
         (b"PK\x03\x04 not really a workbook", "tape.xlsx", "Excel"),
         (b"%PDF-1.7 a statement", "tape.pdf", "只支持"),
         ("合同编号,金额,放款日期,银行流水号\nA,1,2025-06-01,R\n".encode(), "tape.csv", "表头与模板不符"),

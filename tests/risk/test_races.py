@@ -21,7 +21,7 @@ from core.ledger.queries import trial_balance
 from loans import services as loan_services
 from risk import queries, services
 from risk.models import RiskClaim
-from tests.races import fresh_database, session_on
+from tests.races import assert_books_sound, fresh_database, session_on
 from tests.races import race as run_race
 from tests.factories import BankFactory, EnterpriseFactory, RatingFactory, UserFactory
 from tests.loans.test_loans import freeze_on
@@ -103,10 +103,16 @@ def payment_order(app, engine) -> list[int]:
 
 
 def cash_never_negative(app, engine) -> Decimal:
+    """The pool's cash never went below zero, each paid claim was paid by exactly one entry, the
+    books balance and the audit chain verifies; returns the cash left."""
+    assert_books_sound(app, engine)
     with session_on(app, engine):
         assert trial_balance("risk").balanced
         history = queries.cash_history(date(2025, 1, 1), date(2025, 12, 31))
         assert all(cash >= 0 for _day, cash in history)
+        paid = set(db.session.scalars(sa.select(RiskClaim.id).where(RiskClaim.status == "paid")))
+        payments = payment_order(app, engine)
+        assert sorted(payments) == sorted(paid)  # no claim paid twice, none paid without its entry
         return queries.ledger_figures().cash
 
 
