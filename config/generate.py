@@ -25,7 +25,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 import sqlalchemy as sa
 

@@ -27,7 +27,7 @@ from parties.demo import (
 )
 from parties.services import create_bank, create_enterprise, rate_enterprise
 
-__all__ = ["BorrowerRecord", "RatingRecord", "bank_specs", "plan_registry", "record_registry", "PlannedEnterprise"]
+__all__ = ["BorrowerRecord", "PlannedEnterprise", "RatingRecord", "bank_specs", "create_banks", "plan_registry", "record_registry"]
 
 # Invented counties (no real place is meant); the first is the demo's own county.
 COUNTIES = (
