@@ -15,6 +15,7 @@ from core import clock
 from core.auth.permissions import roles_required
 from core.errors import ValidationFailed
 from core.i18n import _
+from core.replica import reads_from_replica
 from funds import calendar, queries, services
 from funds.models import SeedApplication, SeedContribution, SeedLoan, SeedObjection, SeedWriteOff
 from funds.permissions import (
@@ -298,6 +299,7 @@ def _fresh_loan(loan_id: int) -> dict[str, Any]:
 @blueprint.response(200, FundSchema)
 @roles_required(*FUND_READERS)
 @blueprint.arguments(SeedAsOfSchema, location="query")
+@reads_from_replica
 def fund_get(args: dict[str, Any]):
     return fund_payload(queries.fund_figures(args["as_of"]))
 

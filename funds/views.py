@@ -30,6 +30,7 @@ from core.db import db
 from core.dpd import Classification
 from core.errors import DomainError, ValidationFailed
 from core.i18n import _, _l
+from core.replica import reads_from_replica
 from core.money import format_cny
 from funds import queries, services
 from funds.forms import (
@@ -273,6 +274,7 @@ def fund_charts(today: date) -> tuple[list[dict[str, Any]], dict[str, Any], dict
 
 @blueprint.get("/seed")
 @roles_required(*READERS)
+@reads_from_replica
 def overview():
     today = clock.today()
     figures = queries.fund_figures()

@@ -15,6 +15,7 @@ from core import clock
 from core.auth.permissions import roles_required
 from core.errors import ValidationFailed
 from core.i18n import _
+from core.replica import reads_from_replica
 from core.policy.services import policy_in_force
 from risk import queries, services, stress
 from risk.labels import breaker_state_label, claim_status_label, source_label
@@ -301,6 +302,7 @@ def contributions_list(args: dict[str, Any]):
 @blueprint.response(200, PoolSchema)
 @roles_required(*POOL_READERS)
 @blueprint.arguments(RiskAsOfSchema, location="query")
+@reads_from_replica
 def pool_get(args: dict[str, Any]):
     return pool_payload(queries.pool_figures(args["as_of"]))
 

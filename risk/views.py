@@ -38,6 +38,7 @@ from core.auth.permissions import roles_required
 from core.db import db
 from core.errors import DomainError, Forbidden
 from core.i18n import _, _l
+from core.replica import reads_from_replica
 from core.money import format_cny
 from core.policy.models import Policy
 from loans.models import Loan
@@ -245,6 +246,7 @@ def _overview_page(contribution_form: ContributionForm | None = None, refusal: s
 
 @blueprint.get("/risk")
 @roles_required(*POOL_STAFF)
+@reads_from_replica
 def overview():
     return _overview_page()
 

@@ -75,3 +75,12 @@ def test_recording_money_never_uses_the_replica(app, api_as, replica_url):
     with replica.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(Disbursement.__table__)) == 0
     replica.dispose()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/risk/pool", "/api/v1/seed/fund"])
+def test_the_pool_and_fund_figures_are_served_from_the_replica(app, api_as, replica_url, path):
+    """The replica has the schema and no ledger: the figures come back, all zero, from it."""
+    _user, headers = api_as("auditor")
+    with_replica = create_app("test", REPORTS_DATABASE_URL=replica_url)
+    response = isolated_client(with_replica).get(path, headers=headers)
+    assert response.status_code == 200, response.get_json()
