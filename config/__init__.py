@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import Flask
 
-from config.settings import INSTANCE_DIR, PROJECT_ROOT, engine_options, settings_for
+from config.settings import INSTANCE_DIR, PROJECT_ROOT, settings_for
+from core.db import engine_options
 
 
 def create_app(env: str | None = None, **overrides: Any) -> Flask:

@@ -26,19 +26,6 @@ def _normalise_db_url(url: str) -> str:
     return url
 
 
-def engine_options(url: str) -> dict:
-    """Connection options per backend.
-
-    PostgreSQL: JIT compilation is off. This application's queries are short OLTP statements and
-    page aggregates; the JIT's compile time (tens of ms, more on bloated tables) costs far more
-    than it saves on them.
-    """
-    options: dict = {"pool_pre_ping": True}
-    if url.startswith("postgresql"):
-        options["connect_args"] = {"options": "-c jit=off"}
-    return options
-
-
 class BaseSettings:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET)
     SQLALCHEMY_DATABASE_URI = _normalise_db_url(

@@ -17,7 +17,7 @@ from typing import Any, Callable, TypeVar
 import sqlalchemy as sa
 from flask import current_app
 
-from core.db import db
+from core.db import db, engine_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,9 +34,7 @@ def reports_engine() -> sa.Engine | None:
     if _ENGINE_KEY not in engines:
         with _lock:
             if _ENGINE_KEY not in engines:
-                # The primary's options (pre-ping, PostgreSQL's jit=off) suit its replica too.
-                options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
-                engines[_ENGINE_KEY] = sa.create_engine(url, **options)
+                engines[_ENGINE_KEY] = sa.create_engine(url, **engine_options(url))
     return engines[_ENGINE_KEY]
 
 
