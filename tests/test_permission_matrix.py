@@ -115,9 +115,9 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("auth.user_password", "GET"): allow(AD),
     ("auth.user_password", "POST"): allow(AD),
     ("auth.user_unlock", "POST"): allow(AD),
-    ("auth_api.users_list", "GET"): allow(AD),
+    ("auth_api.users_list", "GET"): allow(AD, AU),  # domain.md: the auditor reads everything
     ("auth_api.users_create", "POST"): allow(AD),
-    ("auth_api.users_get", "GET"): allow(AD),
+    ("auth_api.users_get", "GET"): allow(AD, AU),
     ("auth_api.users_update", "PATCH"): allow(AD),
     ("auth_api.users_reset_password", "POST"): allow(AD),
     ("parties.banks", "GET"): allow(AD),

@@ -89,9 +89,9 @@ def users_create(body: dict[str, Any]):
 
 
 @blueprint.route("/users", methods=["GET"])
-@blueprint.doc(security=BEARER, summary="List users (admin)")
+@blueprint.doc(security=BEARER, summary="List users (admin; the auditor reads everything)")
 @blueprint.response(200, UserListSchema)
-@roles_required(Role.ADMIN)
+@roles_required(Role.ADMIN, Role.AUDITOR)
 @blueprint.arguments(UserQuerySchema, location="query")
 def users_list(args: dict[str, Any]):
     query = sa.select(User)
@@ -105,9 +105,9 @@ def users_list(args: dict[str, Any]):
 
 
 @blueprint.route("/users/<int:user_id>", methods=["GET"])
-@blueprint.doc(security=BEARER, summary="One user (admin)")
+@blueprint.doc(security=BEARER, summary="One user (admin; the auditor reads everything)")
 @blueprint.response(200, UserSchema)
-@roles_required(Role.ADMIN)
+@roles_required(Role.ADMIN, Role.AUDITOR)
 def users_get(user_id: int):
     return _user_or_404(user_id)
 

@@ -253,10 +253,20 @@ def test_a_non_admin_may_not_manage_users(app, client, api_as, row_counts):
         response = client.post("/api/v1/users", json={"username": "x.y", "password": "secret123456", "role": "auditor"}, headers=headers)
         assert_error_shape(response, 403)
         assert row_counts() == before
-        assert_error_shape(client.get("/api/v1/users", headers=headers), 403)
-        assert_error_shape(client.get(f"/api/v1/users/{user.id}", headers=headers), 403)
+        if role != "auditor":  # the auditor reads everything, users included (domain.md), and changes nothing
+            assert_error_shape(client.get("/api/v1/users", headers=headers), 403)
+            assert_error_shape(client.get(f"/api/v1/users/{user.id}", headers=headers), 403)
         assert_error_shape(client.patch(f"/api/v1/users/{user.id}", json={"role": "admin"}, headers=headers), 403)
         assert_error_shape(client.post(f"/api/v1/users/{user.id}/password", json={"new_password": "hijack123456"}, headers=headers), 403)
+
+
+def test_the_auditor_reads_the_users_and_never_their_password_hashes(client, api_as):
+    auditor, headers = api_as("auditor")
+    listing = client.get("/api/v1/users", headers=headers)
+    assert listing.status_code == 200
+    assert auditor.username in [item["username"] for item in listing.get_json()["items"]]
+    one = client.get(f"/api/v1/users/{auditor.id}", headers=headers).get_json()
+    assert one["username"] == auditor.username and not any("password" in key for key in one if key != "password_changed_at")
 
 
 def test_admin_lists_filters_reads_and_updates_users(app, client, api_as):
