@@ -305,11 +305,14 @@ def _xlsx_rows(data: bytes) -> Generator[tuple[int, tuple[CellValue, ...]], None
     try:
         with zipfile.ZipFile(buffer) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
+            is_workbook = unpacked <= MAX_XLSX_UNCOMPRESSED_BYTES and _declares_a_workbook(archive)
     except (zipfile.BadZipFile, OSError, ValueError):
         raise TableError(_("不是有效的 Excel（.xlsx）文件")) from None
+    finally:
+        buffer.seek(0)
     if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES:
         raise TableError(_("Excel 文件解压后过大，请拆分后分批上传"))
-    if not _is_spreadsheet_package(buffer):
+    if not is_workbook:
         raise TableError(_("不是有效的 Excel（.xlsx）文件：内容不是工作簿，可能是改了扩展名的其他文件"))
     return _iterate_workbook(buffer)
 
@@ -323,18 +326,15 @@ _WORKBOOK_CONTENT_TYPES = (
 _MAX_CONTENT_TYPES_BYTES = 1024 * 1024
 
 
-def _is_spreadsheet_package(buffer: io.BytesIO) -> bool:
-    """Content sniffing: the zip holds ``[Content_Types].xml`` naming an OOXML workbook part."""
+def _declares_a_workbook(archive: zipfile.ZipFile) -> bool:
+    """Content sniffing: the package's ``[Content_Types].xml`` names an OOXML workbook part."""
     try:
-        with zipfile.ZipFile(buffer) as archive:
-            info = archive.getinfo("[Content_Types].xml")
-            if info.file_size > _MAX_CONTENT_TYPES_BYTES:
-                return False
-            declared = archive.read(info)
+        info = archive.getinfo("[Content_Types].xml")
+        if info.file_size > _MAX_CONTENT_TYPES_BYTES:
+            return False
+        declared = archive.read(info)
     except (KeyError, zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError):
         return False
-    finally:
-        buffer.seek(0)
     return any(content_type in declared for content_type in _WORKBOOK_CONTENT_TYPES)
 
 
